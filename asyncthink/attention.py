@@ -1,0 +1,120 @@
+"""Attention over the block arena for one planned step (tensor code, no host syncs).
+
+Shapes (R = rows in the step, H = query heads, G = H / kv_heads, d = head_dim,
+nb = blocks visible to some row, L_b = length of block b):
+
+    query        [1, H, R, d]     rotated by the model at local positions
+    key, value   [1, kv, R, d]    the rows' own new keys, written to the arena first
+    cos, sin     [nb, R, rot]     R(delta) per (block, row), shared by all layers
+    bias_b       [R, L_b]         0 where visible, -inf elsewhere (per sliding window)
+
+Per layer: write the new keys, rotate the queries once per block (one broadcast op for
+all blocks), score each block's keys once for all rows (K_b is read once even when both
+streams see it), one softmax over the concatenated scores, and one product with each
+block's values. Stored keys are never re-rotated or concatenated.
+
+`naive_attention` is the slow reference the method is measured against: per stream, each
+block's keys re-rotated to view positions and concatenated into a contiguous context.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .arena import KVArena
+from .plan import StepPlan
+from .rotary import OffsetRotary
+
+
+class StepContext:
+    """Everything a layer needs for one forward pass; built once per step, used by all layers."""
+
+    def __init__(self, plan: StepPlan, arena: KVArena, rotary: OffsetRotary, naive: bool = False):
+        device, dtype = arena.keys.device, arena.keys.dtype
+        self.plan, self.arena, self.rotary, self.naive = plan, arena, rotary, naive
+        self.slots = torch.tensor(plan.slots, dtype=torch.long).to(device)
+        self.positions = torch.tensor(plan.positions, dtype=torch.long)
+        deltas = torch.tensor([b.delta for b in plan.blocks], dtype=torch.long).reshape(len(plan.blocks), plan.rows)
+        self.cos, self.sin = rotary.cos_sin(deltas, dtype, device)  # [nb, R, rot]
+        ends = torch.tensor([b.visible_end for b in plan.blocks], dtype=torch.long).reshape(deltas.shape)
+        # view distance of query row r to key 0 of block b; sliding windows cut keys below
+        # (distance - window + 1); see DESIGN.md section 1
+        self._distance = (deltas + self.positions).to(device)
+        self._ends = ends.to(device)
+        self._bias: dict[int | None, list[torch.Tensor]] = {}
+        self.layers_seen = 0
+
+    def bias(self, window: int | None) -> list[torch.Tensor]:
+        """Additive masks [R, L_b] per block for a sliding window (None: full attention)."""
+        if window not in self._bias:
+            masks = []
+            for i, block in enumerate(self.plan.blocks):
+                keys = torch.arange(block.length, device=self._ends.device)
+                visible = keys < self._ends[i, :, None]
+                if window is not None:
+                    visible &= keys > self._distance[i, :, None] - window
+                bias = torch.zeros(visible.shape, dtype=self.arena.keys.dtype, device=visible.device)
+                masks.append(bias.masked_fill_(~visible, float("-inf")))
+            self._bias[window] = masks
+        return self._bias[window]
+
+    def attend(self, layer: int, query, key, value, scaling: float, window: int | None) -> torch.Tensor:
+        self.layers_seen += 1
+        self.arena.write(layer, self.slots, key[0], value[0])
+        fn = naive_attention if self.naive else block_attention
+        return fn(self, layer, query, scaling, window)
+
+
+def block_attention(ctx: StepContext, layer: int, query, scaling: float, window: int | None) -> torch.Tensor:
+    _, heads, rows, dim = query.shape
+    kv_heads = ctx.arena.keys.shape[1]
+    groups = heads // kv_heads
+    q = query[0].view(kv_heads, groups, rows, dim)
+    # [nb, kv, G, R, d]: each row's query placed once per block
+    q_blocks = ctx.rotary.rotate(q.unsqueeze(0), ctx.cos[:, None, None], ctx.sin[:, None, None])
+    scores = []
+    for i, (block, bias) in enumerate(zip(ctx.plan.blocks, ctx.bias(window))):
+        keys, _ = ctx.arena.block(layer, block.start, block.length)
+        s = torch.matmul(q_blocks[i].reshape(kv_heads, groups * rows, dim), keys.transpose(1, 2))
+        scores.append(s.view(kv_heads, groups, rows, block.length) * scaling + bias)
+    probs = torch.cat(scores, dim=-1).softmax(dim=-1, dtype=torch.float32).to(query.dtype)
+    out, first = None, 0
+    for block in ctx.plan.blocks:
+        _, values = ctx.arena.block(layer, block.start, block.length)
+        p = probs[..., first : first + block.length].reshape(kv_heads, groups * rows, block.length)
+        part = torch.matmul(p, values)
+        out = part if out is None else out + part
+        first += block.length
+    # [kv, G*R, d] -> [1, R, H, d] as HF attention functions return
+    return out.view(heads, rows, dim).transpose(0, 1).unsqueeze(0)
+
+
+def naive_attention(ctx: StepContext, layer: int, query, scaling: float, window: int | None) -> torch.Tensor:
+    """Reference: materialise each stream's view with keys re-rotated to view positions."""
+    _, heads, rows, dim = query.shape
+    kv_heads = ctx.arena.keys.shape[1]
+    groups = heads // kv_heads
+    blocks = {b.name: b for b in ctx.plan.blocks}
+    out = torch.empty(rows, heads, dim, dtype=query.dtype, device=query.device)
+    for chunk_rows in ctx.plan.chunks:
+        chunk = chunk_rows.chunk
+        first, n = chunk_rows.first_row, len(chunk.tokens)
+        keys, values = [], []
+        for name, offset in chunk_rows.offsets.items():
+            if name not in blocks:
+                continue
+            k, v = ctx.arena.block(layer, blocks[name].start, blocks[name].length)
+            keys.append(ctx.rotary.shift(k, offset))
+            values.append(v)
+        keys = torch.cat(keys, dim=1).repeat_interleave(groups, dim=0)  # [H, Lv, d]
+        values = torch.cat(values, dim=1).repeat_interleave(groups, dim=0)
+        q = ctx.rotary.shift(query[0, :, first : first + n], chunk_rows.offsets[chunk.block])
+        q_pos = chunk_rows.offsets[chunk.block] + ctx.positions[first : first + n].to(query.device)
+        k_pos = torch.arange(keys.shape[1], device=query.device)
+        visible = k_pos[None, :] <= q_pos[:, None]
+        if window is not None:
+            visible &= k_pos[None, :] > q_pos[:, None] - window
+        s = torch.matmul(q, keys.transpose(1, 2)) * scaling
+        s = s.masked_fill(~visible, float("-inf")).softmax(dim=-1, dtype=torch.float32).to(query.dtype)
+        out[first : first + n] = torch.matmul(s, values).transpose(0, 1)
+    return out.unsqueeze(0)

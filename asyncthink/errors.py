@@ -1,0 +1,25 @@
+"""Errors a user can act on. Each message says what was wrong and what to do.
+
+The CLI translates these (and only these) into one line on stderr and a non-zero exit
+code; anything else escaping is a bug and keeps its traceback.
+"""
+
+
+class AsyncThinkError(Exception):
+    """Base class for errors caused by input, configuration or environment."""
+
+
+class UnsupportedModelError(AsyncThinkError):
+    """The model's architecture or positional scheme cannot be placed by rotating queries."""
+
+
+class ChatFormatError(AsyncThinkError):
+    """The tokenizer has no known thinking chat format."""
+
+
+class ModelLoadError(AsyncThinkError):
+    """Weights or tokenizer could not be loaded (bad path, no network, ...)."""
+
+
+class SessionError(AsyncThinkError):
+    """A session was used wrongly (bad mode or layout, finished session, context overflow)."""

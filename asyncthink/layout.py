@@ -1,0 +1,174 @@
+"""Layouts as data: which blocks exist, what text they start with, who sees what.
+
+A layout names its blocks (in arena order) with their initial text, gives each stream
+its view (ordered blocks read as one contiguous context) and the block it writes. Block
+texts are templates over the problem and the chat format's markers: {problem}, {bos},
+{user_open}, {turn_end}, {assistant_open}, {think_open}, {think_close}.
+
+A block's initial text is fed lazily, the first time a stream whose view holds it
+starts (the thinker at once, the writer at its first "yes", the control stream at its
+first question), in that stream's context. The last text a stream is fed at its start
+gives its first token.
+
+Shipped layouts (T = thinker, W = writer, C = control question view):
+
+  independent (default)
+    T: [prompt, thoughts]
+    W: [writer_prompt, thoughts, writer_split, answer]
+    C: [prompt, thoughts, control_note, answer, scratch]
+  interleaved (the paper's first code: the thinker sees the answer as an earlier turn)
+    T: [prompt, answer, thinker_split, thoughts]
+    W: [writer_prompt, thoughts, writer_split, answer]
+    C: [prompt, answer, thinker_split, thoughts, scratch]
+  think     (baseline: think, then answer, one context)
+    T: [prompt, thoughts]            W: [prompt, thoughts, answer]   answer starts "</think>\n\n"
+  no_think  (baseline: answer at once)
+    W: [prompt, answer]              answer starts "<think>\n\n</think>\n\n"
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import SessionError
+from .formats import ChatFormat
+
+THINKER, WRITER, CONTROL = "thinker", "writer", "control"
+
+THINKER_INSTRUCTIONS = (
+    "You think and write at the same time. Your private thoughts are turned into a public answer "
+    "by an automated writer that reads them while you keep thinking. From time to time the system "
+    "asks whether your thoughts are far enough ahead of the written answer for it to write one more "
+    "paragraph: answer \"yes\" if they are, \"no\" if you need to think more first. Think in short "
+    "paragraphs and share partial progress early so the answer can start soon. Check your final result "
+    "before you stop.\n\nProblem:\n{problem}"
+)
+WRITER_SPLIT = "\n\n[More thoughts may follow; the answer begins now.]\n{think_close}\n\n"
+THINKER_SPLIT = "\n[The answer above is still being written.]{turn_end}{assistant_open}"
+CONTROL_NOTE = "\n\n[Answer written to the user so far:]\n"
+CONTROL_QUESTION = (
+    "\n[End of the written answer.]\n\nAre my private thoughts far enough ahead of the written answer "
+    "to write one more paragraph now? (yes/no): "
+)
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str
+    blocks: dict[str, str]  # block name -> initial text template, in arena order
+    views: dict[str, tuple[str, ...]]
+    writes: dict[str, str]  # stream -> block it writes
+    first_stream: str = THINKER  # THINKER: think first; WRITER: answer at once
+    control_question: str | None = None  # asked in the control view when set
+    description: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        for stream, view in self.views.items():
+            missing = [b for b in view if b not in self.blocks]
+            if missing:
+                raise SessionError(f"layout {self.name!r}: view of {stream!r} names unknown blocks {missing}")
+            written = self.writes.get(stream)
+            if written is None or not view or view[-1] != written:
+                raise SessionError(f"layout {self.name!r}: stream {stream!r} must write the last block of its view")
+        if (CONTROL in self.views) != (self.control_question is not None):
+            raise SessionError(f"layout {self.name!r}: a control view needs a control question and vice versa")
+        if WRITER not in self.views:
+            raise SessionError(f"layout {self.name!r} has no writer view")
+
+    @property
+    def asks_control(self) -> bool:
+        return self.control_question is not None
+
+    def texts(self, problem: str, fmt: ChatFormat) -> dict[str, str]:
+        fields = fmt.fields()
+        fields["problem"] = problem
+        return {name: text.format(**fields) for name, text in self.blocks.items()}
+
+    def question(self, fmt: ChatFormat) -> str:
+        return (self.control_question or "").format(**fmt.fields())
+
+
+def _user(text: str) -> str:
+    return "{bos}{user_open}" + text + "{turn_end}{assistant_open}"
+
+
+INDEPENDENT = Layout(
+    name="independent",
+    blocks={
+        "prompt": _user(THINKER_INSTRUCTIONS),
+        "thoughts": "{think_open}",
+        "writer_prompt": _user("{problem}") + "{think_open}",
+        "writer_split": WRITER_SPLIT,
+        "control_note": CONTROL_NOTE,
+        "answer": "",
+        "scratch": "",
+    },
+    views={
+        THINKER: ("prompt", "thoughts"),
+        WRITER: ("writer_prompt", "thoughts", "writer_split", "answer"),
+        CONTROL: ("prompt", "thoughts", "control_note", "answer", "scratch"),
+    },
+    writes={THINKER: "thoughts", WRITER: "answer", CONTROL: "scratch"},
+    control_question=CONTROL_QUESTION,
+    description="thinker sees only the input and its own thoughts (exact sequential decoding); "
+    "a separate view over thoughts and answer asks the control question",
+)
+
+INTERLEAVED = Layout(
+    name="interleaved",
+    blocks={
+        "prompt": _user(THINKER_INSTRUCTIONS),
+        "answer": "",
+        "thinker_split": THINKER_SPLIT,
+        "thoughts": "{think_open}",
+        "writer_prompt": _user("{problem}") + "{think_open}",
+        "writer_split": WRITER_SPLIT,
+        "scratch": "",
+    },
+    views={
+        THINKER: ("prompt", "answer", "thinker_split", "thoughts"),
+        WRITER: ("writer_prompt", "thoughts", "writer_split", "answer"),
+        CONTROL: ("prompt", "answer", "thinker_split", "thoughts", "scratch"),
+    },
+    writes={THINKER: "thoughts", WRITER: "answer", CONTROL: "scratch"},
+    control_question="\n\n" + CONTROL_QUESTION.lstrip("\n"),
+    description="thinker sees the writer's partial answer as an earlier assistant turn before its thoughts",
+)
+
+THINK = Layout(
+    name="think",
+    blocks={"prompt": _user("{problem}"), "thoughts": "{think_open}", "answer": "{think_close}\n\n"},
+    views={THINKER: ("prompt", "thoughts"), WRITER: ("prompt", "thoughts", "answer")},
+    writes={THINKER: "thoughts", WRITER: "answer"},
+    description="baseline: ordinary think-then-answer decoding in one context",
+)
+
+NO_THINK = Layout(
+    name="no_think",
+    blocks={"prompt": _user("{problem}"), "answer": "{think_open}\n{think_close}\n\n"},
+    views={WRITER: ("prompt", "answer")},
+    writes={WRITER: "answer"},
+    first_stream=WRITER,
+    description="baseline: answer at once with an empty thinking section",
+)
+
+LAYOUTS: dict[str, Layout] = {l.name: l for l in (INDEPENDENT, INTERLEAVED, THINK, NO_THINK)}
+ASYNC_LAYOUTS = ("independent", "interleaved")
+MODES = ("async", "think", "no_think")
+DEFAULT_LAYOUT = "independent"
+
+
+def resolve_layout(mode: str, layout: str | Layout | None) -> Layout:
+    if mode not in MODES:
+        raise SessionError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    if mode != "async":
+        if layout is not None:
+            raise SessionError(f"mode {mode!r} has a fixed layout; pass layout only with mode='async'")
+        return LAYOUTS[mode]
+    if isinstance(layout, Layout):
+        return layout
+    name = layout or DEFAULT_LAYOUT
+    if name not in ASYNC_LAYOUTS:
+        raise SessionError(f"unknown layout {name!r}; choose one of {', '.join(ASYNC_LAYOUTS)} or pass a Layout")
+    return LAYOUTS[name]

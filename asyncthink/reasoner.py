@@ -1,0 +1,106 @@
+"""AsyncReasoner: a model + tokenizer + chat format, and the sessions run on them."""
+
+from __future__ import annotations
+
+import torch
+
+from . import adapter
+from .errors import ModelLoadError
+from .events import Result
+from .formats import ChatFormat, get_format
+from .layout import Layout, resolve_layout
+from .sampling import SamplingParams
+from .session import Session
+
+DEFAULT_MODEL = "Qwen/Qwen3-0.6B"
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelLoadError(f"device {device!r} requested but CUDA is not available; use --device cpu")
+    return device
+
+
+def resolve_dtype(dtype: str | torch.dtype, device: str) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    names = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+             "float16": torch.float16, "fp16": torch.float16}
+    if dtype not in names:
+        raise ModelLoadError(f"unknown dtype {dtype!r}; choose auto, {', '.join(names)}")
+    return names[dtype]
+
+
+class AsyncReasoner:
+    def __init__(self, model, tokenizer, chat_format: str | ChatFormat | None = None):
+        adapter.attach(model)
+        model.eval()
+        self.model = model
+        self.tokenizer = tokenizer
+        self.chat_format = get_format(chat_format, tokenizer)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str = DEFAULT_MODEL, device: str = "auto", dtype: str | torch.dtype = "auto",
+                        chat_format: str | ChatFormat | None = None, **model_kwargs) -> AsyncReasoner:
+        """Load a Hub name or local path; `random:<hub name>` builds random weights of that shape."""
+        device = resolve_device(device)
+        torch_dtype = resolve_dtype(dtype, device)
+        from .random_models import is_random_spec, load_random
+
+        if is_random_spec(name_or_path):
+            model, tokenizer = load_random(name_or_path, dtype=torch_dtype, device=device, **model_kwargs)
+            return cls(model, tokenizer, chat_format)
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+            model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=torch_dtype, **model_kwargs)
+        except (OSError, ValueError, KeyError) as exc:
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelLoadError(
+                f"could not load model {name_or_path!r}: {first_line}. Check the name or local path; without "
+                "network access, download it elsewhere and pass the local folder (or set HF_HUB_OFFLINE=1 "
+                "to use the local cache); `random:Qwen/Qwen3-0.6B` runs without weights (gibberish output)."
+            ) from exc
+        return cls(model.to(device), tokenizer, chat_format)
+
+    def start(
+        self,
+        problem: str,
+        mode: str = "async",
+        layout: str | Layout | None = None,
+        *,
+        budget: int = 4096,
+        max_thinker_tokens: int | None = None,
+        max_writer_tokens: int | None = None,
+        check_every: int = 20,
+        thinker: SamplingParams | None = None,
+        writer: SamplingParams | None = None,
+        sampling: SamplingParams | None = None,
+        naive_attention: bool = False,
+    ) -> Session:
+        """Start a session. `budget` caps forward steps; token caps default to the budget.
+
+        `sampling` sets both streams; `thinker` / `writer` override per stream.
+        """
+        base = sampling or SamplingParams()
+        return Session(
+            self,
+            problem,
+            resolve_layout(mode, layout),
+            budget=budget,
+            max_thinker_tokens=max_thinker_tokens or budget,
+            max_writer_tokens=max_writer_tokens or budget,
+            check_every=check_every,
+            thinker=thinker or base,
+            writer=writer or base,
+            naive_attention=naive_attention,
+        )
+
+    def solve(self, problem: str, **kwargs) -> Result:
+        """Run a session to the end: answer, thoughts, events and metrics."""
+        return self.start(problem, **kwargs).result()

@@ -1,0 +1,285 @@
+"""A session: one problem decoded by a thinker and a writer over one shared block cache.
+
+States (DESIGN.md section 2):
+
+    thinker_only ──control "yes"──▶ thinker_and_writer
+        ▲  ◀── writer paragraph end / control "no" ──┘
+        │
+        └─ thinker writes </think> or fills its budget ─▶ writer_only ─▶ done
+                                                          (writer end-of-turn, writer
+                                                           budget, step budget, cancel)
+
+Every step is one packed forward pass: the thinker's next token, the writer's next
+token (when active) and, when due, the control question in the scratch block. The
+control question is due every `check_every` thinker tokens and after each thinker
+paragraph end; its answer takes effect from the next step. A sampled token is emitted
+as an event at once and fed to the cache on the stream's next step.
+
+Plain Python: what to feed and what follows from the sampled tokens. Tensor work lives
+in runner.py, attention.py and sampling.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import torch
+
+from .detokenize import Detokenizer
+from .errors import SessionError
+from .events import Event, Metrics, Result
+from .layout import CONTROL, THINKER, WRITER, Layout
+from .plan import Chunk
+from .runner import Runner
+from .sampling import SamplingParams, StreamSampler, YesNoReader, forbidden_ids
+
+
+class Session:
+    def __init__(
+        self,
+        reasoner,
+        problem: str,
+        layout: Layout,
+        *,
+        budget: int,
+        max_thinker_tokens: int,
+        max_writer_tokens: int,
+        check_every: int,
+        thinker: SamplingParams,
+        writer: SamplingParams,
+        naive_attention: bool = False,
+    ):
+        if not isinstance(problem, str) or not problem.strip():
+            raise SessionError("the problem text is empty; pass the question to answer")
+        for name, value in (("budget", budget), ("max_thinker_tokens", max_thinker_tokens),
+                            ("max_writer_tokens", max_writer_tokens), ("check_every", check_every)):
+            if not isinstance(value, int) or value < 1:
+                raise SessionError(f"{name} must be a positive integer, got {value!r}")
+        tok, fmt = reasoner.tokenizer, reasoner.chat_format
+        self.layout = layout
+        self.tokenizer = tok
+        self.budget, self.check_every = budget, check_every
+        self.block_ids = {n: tok.encode(t, add_special_tokens=False) for n, t in layout.texts(problem, fmt).items()}
+        self.question_ids = tok.encode(layout.question(fmt), add_special_tokens=False)
+        room = {layout.writes.get(THINKER): max_thinker_tokens, layout.writes[WRITER]: max_writer_tokens,
+                layout.writes.get(CONTROL): len(self.question_ids)}
+        capacities = {n: len(ids) + room.get(n, 0) for n, ids in self.block_ids.items()}
+        self.runner = Runner(reasoner.model, capacities, naive_attention=naive_attention)
+        self._check_context(reasoner.model, capacities)
+
+        device, vocab = self.runner.device, reasoner.model.config.vocab_size
+        sampler = lambda params, stream: StreamSampler(  # noqa: E731
+            params, forbidden_ids(tok, fmt, stream), vocab, len(tok), device)
+        self.samplers = {THINKER: sampler(thinker, THINKER), WRITER: sampler(writer, WRITER)}
+        self.yes_no = YesNoReader(tok, device) if layout.asks_control else None
+        self.think_close_id = tok.convert_tokens_to_ids(fmt.think_tokens[1])
+        self.end_ids = {tok.convert_tokens_to_ids(t) for t in fmt.end_tokens}
+
+        self.state = "thinker_only" if layout.first_stream == THINKER else "writer_only"
+        self.stop_reason: str | None = None
+        self.unfed = [n for n, ids in self.block_ids.items() if ids]
+        self.started: set[str] = set()
+        self.pending: dict[str, int] = {}
+        self.detok = {THINKER: Detokenizer(tok), WRITER: Detokenizer(tok)}
+        self.tokens: dict[str, list[int]] = {THINKER: [], WRITER: []}
+        self.steps = 0
+        self.control_checks = 0
+        self._since_check = 0
+        self._check_due = False
+        self._events: list[Event] = []
+        self._lock = threading.RLock()
+        self._cancel = threading.Event()
+        self._t0: float | None = None
+
+    def _check_context(self, model, capacities: dict[str, int]) -> None:
+        limit = getattr(model.config, "max_position_embeddings", None)
+        for stream, view in self.layout.views.items():
+            longest = sum(capacities[b] for b in view)
+            if limit and longest > limit:
+                raise SessionError(
+                    f"the {stream} view could reach {longest} positions, beyond the model's "
+                    f"max_position_embeddings={limit}; lower the token budgets or shorten the input"
+                )
+
+    # ---- public surface -------------------------------------------------------------
+
+    @property
+    def done(self) -> bool:
+        return self.state == "done"
+
+    @property
+    def events(self) -> list[Event]:
+        return list(self._events)
+
+    def view(self, stream: str) -> list[int]:
+        """Token ids the stream currently reads (its cached context), in order."""
+        if stream not in self.layout.views:
+            raise SessionError(f"no stream {stream!r} in layout {self.layout.name!r}; streams: {list(self.layout.views)}")
+        with self._lock:
+            return self.runner.table.view_tokens(self.layout.views[stream])
+
+    def cancel(self) -> None:
+        """Thread-safe; the session stops at its next step with stop reason 'cancelled'."""
+        self._cancel.set()
+
+    def __iter__(self) -> Iterator[Event]:
+        while not self.done:
+            yield from self.step()
+
+    async def astream(self) -> AsyncIterator[Event]:
+        """Async iteration; each step runs in a worker thread so the event loop stays free."""
+        while not self.done:
+            for event in await asyncio.to_thread(self.step):
+                yield event
+
+    def result(self) -> Result:
+        for _ in self:
+            pass
+        return Result(self.detok[WRITER].text, self.detok[THINKER].text, self.events, self.metrics())
+
+    def metrics(self) -> Metrics:
+        first = next((e for e in self._events if e.stream == WRITER and e.kind == "token"), None)
+        return Metrics(
+            stop_reason=self.stop_reason or "running",
+            total_time=self._now(),
+            steps=self.steps,
+            thinker_tokens=len(self.tokens[THINKER]),
+            writer_tokens=len(self.tokens[WRITER]),
+            control_checks=self.control_checks,
+            time_to_first_writer_token=first.time if first else None,
+            steps_to_first_writer_token=first.step if first else None,
+        )
+
+    # ---- one step -----------------------------------------------------------------
+
+    def step(self) -> list[Event]:
+        """Advance one forward pass; returns the events it produced ([] once done)."""
+        with self._lock:
+            if self.done:
+                return []
+            if self._t0 is None:
+                self._t0 = time.perf_counter()
+            first_event = len(self._events)
+            if self._cancel.is_set():
+                self._finish("cancelled")
+                return self._events[first_event:]
+
+            active = []
+            if self.state in ("thinker_only", "thinker_and_writer"):
+                active.append(THINKER)
+            if self.state in ("thinker_and_writer", "writer_only"):
+                active.append(WRITER)
+            if self.yes_no is not None and self._check_due and THINKER in active:
+                active.append(CONTROL)
+            chunks = [c for stream in active for c in self._chunks(stream)]
+            logits = self.runner.run(chunks)
+
+            picks = []
+            for row, stream in enumerate(active):
+                if stream == CONTROL:
+                    picks.append(self.yes_no(logits[row]))
+                else:
+                    picks.append(self.samplers[stream](logits[row]).float()[None])
+            # the step's one host sync: token ids (exact in float32 below 2**24) and p_yes/p_no
+            values = torch.cat(picks).tolist()
+            picked = dict(zip((s for s in active if s != CONTROL), values))
+            if CONTROL in active:
+                self.runner.table.reset(self.layout.writes[CONTROL])
+
+            if THINKER in picked:
+                self._on_thinker(int(picked[THINKER]))
+            if CONTROL in active:
+                self._on_control(values[-2], values[-1])
+            if WRITER in picked and not self.done:
+                self._on_writer(int(picked[WRITER]))
+            self.steps += 1
+            if not self.done and self.steps >= self.budget:
+                self._finish("budget")
+            return self._events[first_event:]
+
+    def _chunks(self, stream: str) -> list[Chunk]:
+        view = self.layout.views[stream]
+        written = self.layout.writes[stream]
+        if stream == CONTROL:
+            self.control_checks += 1
+            return [*self._start_chunks(stream, view), Chunk(stream, view, written, list(self.question_ids))]
+        if stream not in self.started:
+            self.started.add(stream)
+            chunks = self._start_chunks(stream, view)
+            if not chunks:
+                raise SessionError(f"layout {self.layout.name!r}: stream {stream!r} has no text to start from")
+            return [Chunk(c.stream, c.view, c.block, c.tokens, want_logits=(c is chunks[-1])) for c in chunks]
+        return [Chunk(stream, view, written, [self.pending.pop(stream)])]
+
+    def _start_chunks(self, stream: str, view: tuple[str, ...]) -> list[Chunk]:
+        """Blocks of the view whose initial text nobody has fed yet, fed now in this view."""
+        chunks = []
+        for name in view:
+            if name in self.unfed:
+                self.unfed.remove(name)
+                chunks.append(Chunk(stream, view, name, list(self.block_ids[name]), want_logits=False))
+        return chunks
+
+    # ---- what follows from the sampled tokens ---------------------------------------
+
+    def _on_thinker(self, token: int) -> None:
+        thoughts = self.layout.writes[THINKER]
+        if token == self.think_close_id or self.runner.table.room(thoughts) == 0:
+            reason = "thinker_closed" if token == self.think_close_id else "thinker_budget"
+            self._set_state("writer_only", reason)
+            return
+        text = self._emit(THINKER, token)
+        self._since_check += 1
+        if "\n\n" in self._tail(THINKER, text) or self._since_check >= self.check_every:
+            self._check_due = True
+
+    def _on_control(self, p_yes: float, p_no: float) -> None:
+        yes = p_yes > p_no
+        self._event(CONTROL, "decision", "yes" if yes else "no", data={"p_yes": p_yes, "p_no": p_no})
+        self._check_due, self._since_check = False, 0
+        if yes and self.state == "thinker_only":
+            self._set_state("thinker_and_writer", "control_yes")
+        elif not yes and self.state == "thinker_and_writer":
+            self._set_state("thinker_only", "control_no")
+
+    def _on_writer(self, token: int) -> None:
+        if token in self.end_ids:
+            self._finish("writer_eos")
+            return
+        if self.runner.table.room(self.layout.writes[WRITER]) == 0:
+            self._finish("writer_budget")
+            return
+        text = self._emit(WRITER, token)
+        if self.state == "thinker_and_writer" and "\n\n" in self._tail(WRITER, text):
+            self._set_state("thinker_only", "writer_paragraph_end")
+
+    def _emit(self, stream: str, token: int) -> str:
+        self.tokens[stream].append(token)
+        self.pending[stream] = token
+        text = self.detok[stream].add(token)
+        self._event(stream, "token", text, token_id=token)
+        return text
+
+    def _tail(self, stream: str, new_text: str) -> str:
+        """The new text with the character before it, to see a paragraph end split over tokens."""
+        full = self.detok[stream].text
+        return full[-len(new_text) - 1 :] if new_text else ""
+
+    def _set_state(self, state: str, reason: str) -> None:
+        previous, self.state = self.state, state
+        self._event(CONTROL, "state", state, data={"previous": previous, "reason": reason})
+
+    def _finish(self, reason: str) -> None:
+        self.stop_reason = reason
+        self._set_state("done", reason)
+        self._event(CONTROL, "done", reason, data=self.metrics().to_dict())
+        self.runner.release()
+
+    def _event(self, stream: str, kind: str, text: str, token_id: int | None = None, data: dict | None = None) -> None:
+        self._events.append(Event(stream, kind, text, self.steps, self._now(), token_id, data or {}))
+
+    def _now(self) -> float:
+        return 0.0 if self._t0 is None else time.perf_counter() - self._t0
