@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from . import adapter
-from .errors import ModelLoadError
+from .errors import ModelLoadError, SessionError
 from .events import Result
 from .formats import ChatFormat, get_format
 from .layout import Layout, resolve_layout
@@ -88,6 +88,9 @@ class AsyncReasoner:
         `sampling` sets both streams; `thinker` / `writer` override per stream.
         """
         base = sampling or SamplingParams()
+        for name, params in (("sampling", base), ("thinker", thinker), ("writer", writer)):
+            if params is not None and not isinstance(params, SamplingParams):
+                raise SessionError(f"{name} must be a SamplingParams, got {type(params).__name__}")
         return Session(
             self,
             problem,

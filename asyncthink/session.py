@@ -67,8 +67,8 @@ class Session:
         room = {layout.writes.get(THINKER): max_thinker_tokens, layout.writes[WRITER]: max_writer_tokens,
                 layout.writes.get(CONTROL): len(self.question_ids)}
         capacities = {n: len(ids) + room.get(n, 0) for n, ids in self.block_ids.items()}
-        self.runner = Runner(reasoner.model, capacities, naive_attention=naive_attention)
         self._check_context(reasoner.model, capacities)
+        self.runner = Runner(reasoner.model, capacities, naive_attention=naive_attention)
 
         device, vocab = self.runner.device, reasoner.model.config.vocab_size
         sampler = lambda params, stream: StreamSampler(  # noqa: E731
@@ -189,10 +189,11 @@ class Session:
             if CONTROL in active:
                 self.runner.table.reset(self.layout.writes[CONTROL])
 
-            if THINKER in picked:
-                self._on_thinker(int(picked[THINKER]))
+            # control first: its answer concerns the context before this step's tokens
             if CONTROL in active:
                 self._on_control(values[-2], values[-1])
+            if THINKER in picked:
+                self._on_thinker(int(picked[THINKER]))
             if WRITER in picked and not self.done:
                 self._on_writer(int(picked[WRITER]))
             self.steps += 1
