@@ -70,7 +70,7 @@ def block_sizes(context: int) -> dict[str, int]:
     if context < 8:
         raise ValueError(f"context {context} too small (need >= 8)")
     sizes = {
-        "prompt": max(1, min(100, context // 8)),
+        "prompt": max(1, min(100, context // 4)),
         "writer_prompt": max(1, min(20, context // 16)),
         "writer_split": max(1, min(15, context // 16)),
     }
@@ -232,6 +232,13 @@ def _processor() -> str:
     return name or platform.machine()
 
 
+def _loadavg() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:  # pragma: no cover
+        return None
+
+
 def _cpus() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -310,6 +317,21 @@ def _evaluate_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return checks
 
 
+def _load(model_spec: str, dtype: torch.dtype, device: str, seed: int, layers: int | None, log):
+    from .random_models import is_random_spec, load_random
+
+    overrides = {} if layers is None else {"num_hidden_layers": layers}
+    log(f"loading {model_spec} ({str(dtype).replace('torch.', '')}, {device}) ...")
+    if is_random_spec(model_spec):
+        model, _ = load_random(model_spec, dtype=dtype, device=device, seed=seed, **overrides)
+    else:
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(model_spec, dtype=dtype, **overrides).to(device)
+        model.eval()
+    return model, model_spec
+
+
 def run_bench(
     model_spec: str = DEFAULT_MODEL,
     contexts=DEFAULT_CONTEXTS,
@@ -343,28 +365,18 @@ def run_bench(
     if threads:
         torch.set_num_threads(threads)
     try:
+        if model is None:
+            model, spec = _load(model_spec, dtype, device, seed, layers, log)
+        else:
+            if layers is not None:
+                raise ValueError("`layers` applies to a model loaded from `model_spec`, not to a given model")
+            spec = getattr(model.config, "name_or_path", "") or type(model).__name__
+            dtype = model.dtype
         with torch.inference_mode():
-            if model is None:
-                from .random_models import is_random_spec, load_random
-
-                overrides = {} if layers is None else {"num_hidden_layers": layers}
-                log(f"loading {model_spec} ({str(dtype).replace('torch.', '')}, {device}) ...")
-                if is_random_spec(model_spec):
-                    model, _ = load_random(model_spec, dtype=dtype, device=device, seed=seed, **overrides)
-                else:
-                    from transformers import AutoModelForCausalLM
-
-                    model = AutoModelForCausalLM.from_pretrained(model_spec, dtype=dtype, **overrides).to(device)
-                    model.eval()
-                spec = model_spec
-            else:
-                if layers is not None:
-                    raise ValueError("`layers` applies to a model loaded from `model_spec`, not to a given model")
-                spec = getattr(model.config, "name_or_path", "") or type(model).__name__
-                dtype = model.dtype
             dev = next(model.parameters()).device
             adapter.attach(model)  # asyncthink attention; calls without its keyword fall back to SDPA
             conditions = _conditions(model, spec, threads, dtype, repeats, warmup, dev)
+            conditions["load_average_start"] = _loadavg()
             token = 1
             rows = []
             for context in contexts:
@@ -383,6 +395,7 @@ def run_bench(
                     samples = _time_steps(step, reset, repeats, warmup, dev)
                     row[method] = statistics.median(samples)
                     row[f"{method}_samples"] = samples
+                    row[f"{method}_min"] = min(samples)
                     log(f"context {context}: {method} {row[method]:.1f} ms")
                     del step, reset, state
                     gc.collect()
@@ -391,7 +404,11 @@ def run_bench(
                 row["async_over_hf_static"] = _ratio(row["asyncthink"], row["hf_static"])
                 row["async_over_hf_dynamic"] = _ratio(row["asyncthink"], row["hf_dynamic"])
                 row["naive_over_async"] = _ratio(row["naive"], row["asyncthink"])
+                row["async_over_hf_static_min"] = _ratio(row["asyncthink_min"], row["hf_static_min"])
+                row["naive_over_async_min"] = _ratio(row["naive_min"], row["asyncthink_min"])
+                row["load_average"] = _loadavg()
                 rows.append(row)
+        conditions["load_average_end"] = _loadavg()
     finally:
         torch.set_num_threads(previous_threads)
     return {"conditions": conditions, "rows": rows, "targets": _evaluate_targets(rows)}
@@ -422,6 +439,8 @@ def format_table(results: dict[str, Any]) -> str:
         f"(b') HF decode step, {c['hf_dynamic_cache']} (for information)",
         f"(c)  {c['naive_step']}",
         f"fill: {c['fill']}",
+        f"load average (1/5/15 min) at start {c['load_average_start']}, end {c['load_average_end']} "
+        f"(> threads means other processes competed for the CPUs)",
         "",
     ]
     header = ["context"] + [LABELS[k] for k in METHODS] + ["(a)/(b)", "(c)/(a)"]
@@ -444,7 +463,9 @@ def format_table(results: dict[str, Any]) -> str:
             f"context {row['context']} blocks: " + ", ".join(f"{k} {v}" for k, v in b.items())
             + f"; thinker view {b['prompt'] + b['thoughts']}, writer view "
             f"{b['writer_prompt'] + b['thoughts'] + b['writer_split'] + b['answer']}; "
-            f"(a)/(b') {_fmt(row['async_over_hf_dynamic'], '.2f')}"
+            f"(a)/(b') {_fmt(row['async_over_hf_dynamic'], '.2f')}; from the fastest repeat: "
+            f"(a)/(b) {_fmt(row['async_over_hf_static_min'], '.2f')}, (c)/(a) {_fmt(row['naive_over_async_min'], '.2f')}; "
+            f"load average {row['load_average']}"
         )
     lines.append("")
     lines.append("targets (ratios from this run; (a) produces 2 tokens per step, (b) 1):")

@@ -29,9 +29,12 @@ class LivePanes:
         self.first_answer_time: float | None = None
 
     def add(self, event: Event) -> None:
-        self.steps = max(self.steps, event.step + 1)
         self.elapsed = event.time
-        if event.kind == "token" and event.stream == "thinker":
+        if event.kind in ("token", "decision"):
+            self.steps = max(self.steps, event.step + 1)  # step is the 0-based pass that produced it
+        if event.kind == "done":
+            self.steps = event.data["steps"]
+        elif event.kind == "token" and event.stream == "thinker":
             self.thoughts.append(event.text)
         elif event.kind == "token" and event.stream == "writer":
             if self.first_answer_time is None:

@@ -10,25 +10,30 @@ starts (the thinker at once, the writer at its first "yes", the control stream a
 first question), in that stream's context. The last text a stream is fed at its start
 gives its first token.
 
-Shipped layouts (T = thinker, W = writer, C = control question view):
+The user's turn is split into the opening text ("prompt"), an "input" block where
+input heard later is appended, and the turn's closing markers ("prompt_end"), so heard
+input lands inside the user's request and everything after it shifts by rotation only.
+
+Shipped layouts (T = thinker, W = writer, C = control question view; P = prompt, input,
+prompt_end; WP = writer_prompt, input, writer_prompt_end):
 
   independent (default)
-    T: [prompt, thoughts]
-    W: [writer_prompt, thoughts, writer_split, answer]
-    C: [prompt, thoughts, control_note, answer, scratch]
+    T: [P, thoughts]
+    W: [WP, thoughts, writer_split, answer]
+    C: [P, thoughts, control_note, answer, scratch]
   interleaved (the paper's first code: the thinker sees the answer as an earlier turn)
-    T: [prompt, answer, thinker_split, thoughts]
-    W: [writer_prompt, thoughts, writer_split, answer]
-    C: [prompt, answer, thinker_split, thoughts, scratch]
+    T: [P, answer, thinker_split, thoughts]
+    W: [WP, thoughts, writer_split, answer]
+    C: [P, answer, thinker_split, thoughts, scratch]
   think     (baseline: think, then answer, one context)
-    T: [prompt, thoughts]            W: [prompt, thoughts, answer]   answer starts "</think>\n\n"
+    T: [P, thoughts]       W: [P, thoughts, answer]     answer starts "</think>\n\n"
   no_think  (baseline: answer at once)
-    W: [prompt, answer]              answer starts "<think>\n\n</think>\n\n"
+    W: [P, answer]         answer starts "<think>\n\n</think>\n\n"
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .errors import SessionError
 from .formats import ChatFormat
@@ -61,7 +66,10 @@ class Layout:
     first_stream: str = THINKER  # THINKER: think first; WRITER: answer at once
     control_question: str | None = None  # asked in the control view when set
     description: str = ""
-    extra: dict = field(default_factory=dict)
+    input_block: str = "input"  # where input heard for every stream is appended
+    # how heard text is spelled: appended to the user's request / inserted into the thoughts
+    input_template: str = "\n{text}"
+    heard_template: str = "\n\n[New input from the user: {text}]\n\n"
 
     def __post_init__(self):
         for stream, view in self.views.items():
@@ -75,10 +83,17 @@ class Layout:
             raise SessionError(f"layout {self.name!r}: a control view needs a control question and vice versa")
         if WRITER not in self.views:
             raise SessionError(f"layout {self.name!r} has no writer view")
+        if self.input_block not in self.views[self.listen_stream]:
+            raise SessionError(f"layout {self.name!r}: input block {self.input_block!r} is not in the {self.listen_stream} view")
 
     @property
     def asks_control(self) -> bool:
         return self.control_question is not None
+
+    @property
+    def listen_stream(self) -> str:
+        """The stream in whose context input for every stream is prefilled."""
+        return THINKER if THINKER in self.views else WRITER
 
     def texts(self, problem: str, fmt: ChatFormat) -> dict[str, str]:
         fields = fmt.fields()
@@ -90,24 +105,29 @@ class Layout:
 
 
 def _user(text: str) -> str:
-    return "{bos}{user_open}" + text + "{turn_end}{assistant_open}"
+    return "{bos}{user_open}" + text
 
+
+ASSISTANT = "{turn_end}{assistant_open}"
 
 INDEPENDENT = Layout(
     name="independent",
     blocks={
         "prompt": _user(THINKER_INSTRUCTIONS),
+        "input": "",
+        "prompt_end": ASSISTANT,
         "thoughts": "{think_open}",
-        "writer_prompt": _user("{problem}") + "{think_open}",
+        "writer_prompt": _user("{problem}"),
+        "writer_prompt_end": ASSISTANT + "{think_open}",
         "writer_split": WRITER_SPLIT,
         "control_note": CONTROL_NOTE,
         "answer": "",
         "scratch": "",
     },
     views={
-        THINKER: ("prompt", "thoughts"),
-        WRITER: ("writer_prompt", "thoughts", "writer_split", "answer"),
-        CONTROL: ("prompt", "thoughts", "control_note", "answer", "scratch"),
+        THINKER: ("prompt", "input", "prompt_end", "thoughts"),
+        WRITER: ("writer_prompt", "input", "writer_prompt_end", "thoughts", "writer_split", "answer"),
+        CONTROL: ("prompt", "input", "prompt_end", "thoughts", "control_note", "answer", "scratch"),
     },
     writes={THINKER: "thoughts", WRITER: "answer", CONTROL: "scratch"},
     control_question=CONTROL_QUESTION,
@@ -119,17 +139,20 @@ INTERLEAVED = Layout(
     name="interleaved",
     blocks={
         "prompt": _user(THINKER_INSTRUCTIONS),
+        "input": "",
+        "prompt_end": ASSISTANT,
         "answer": "",
         "thinker_split": THINKER_SPLIT,
         "thoughts": "{think_open}",
-        "writer_prompt": _user("{problem}") + "{think_open}",
+        "writer_prompt": _user("{problem}"),
+        "writer_prompt_end": ASSISTANT + "{think_open}",
         "writer_split": WRITER_SPLIT,
         "scratch": "",
     },
     views={
-        THINKER: ("prompt", "answer", "thinker_split", "thoughts"),
-        WRITER: ("writer_prompt", "thoughts", "writer_split", "answer"),
-        CONTROL: ("prompt", "answer", "thinker_split", "thoughts", "scratch"),
+        THINKER: ("prompt", "input", "prompt_end", "answer", "thinker_split", "thoughts"),
+        WRITER: ("writer_prompt", "input", "writer_prompt_end", "thoughts", "writer_split", "answer"),
+        CONTROL: ("prompt", "input", "prompt_end", "answer", "thinker_split", "thoughts", "scratch"),
     },
     writes={THINKER: "thoughts", WRITER: "answer", CONTROL: "scratch"},
     control_question="\n\n" + CONTROL_QUESTION.lstrip("\n"),
@@ -138,16 +161,19 @@ INTERLEAVED = Layout(
 
 THINK = Layout(
     name="think",
-    blocks={"prompt": _user("{problem}"), "thoughts": "{think_open}", "answer": "{think_close}\n\n"},
-    views={THINKER: ("prompt", "thoughts"), WRITER: ("prompt", "thoughts", "answer")},
+    blocks={"prompt": _user("{problem}"), "input": "", "prompt_end": ASSISTANT, "thoughts": "{think_open}",
+            "answer": "{think_close}\n\n"},
+    views={THINKER: ("prompt", "input", "prompt_end", "thoughts"),
+           WRITER: ("prompt", "input", "prompt_end", "thoughts", "answer")},
     writes={THINKER: "thoughts", WRITER: "answer"},
     description="baseline: ordinary think-then-answer decoding in one context",
 )
 
 NO_THINK = Layout(
     name="no_think",
-    blocks={"prompt": _user("{problem}"), "answer": "{think_open}\n{think_close}\n\n"},
-    views={WRITER: ("prompt", "answer")},
+    blocks={"prompt": _user("{problem}"), "input": "", "prompt_end": ASSISTANT,
+            "answer": "{think_open}\n{think_close}\n\n"},
+    views={WRITER: ("prompt", "input", "prompt_end", "answer")},
     writes={WRITER: "answer"},
     first_stream=WRITER,
     description="baseline: answer at once with an empty thinking section",

@@ -81,11 +81,17 @@ class AsyncReasoner:
         thinker: SamplingParams | None = None,
         writer: SamplingParams | None = None,
         sampling: SamplingParams | None = None,
+        listen_capacity: int = 256,
+        listen_to: str = "thinker",
+        listen_hold: str = "sentence",
+        max_hold: int = 32,
+        on_input: str = "pause_writer",
         naive_attention: bool = False,
     ) -> Session:
         """Start a session. `budget` caps forward steps; token caps default to the budget.
 
         `sampling` sets both streams; `thinker` / `writer` override per stream.
+        `listen_*`, `max_hold`, `on_input`: how `session.listen()` input is placed (listening.py).
         """
         base = sampling or SamplingParams()
         for name, params in (("sampling", base), ("thinker", thinker), ("writer", writer)):
@@ -101,6 +107,11 @@ class AsyncReasoner:
             check_every=check_every,
             thinker=thinker or base,
             writer=writer or base,
+            listen_capacity=listen_capacity,
+            listen_to=listen_to,
+            listen_hold=listen_hold,
+            max_hold=max_hold,
+            on_input=on_input,
             naive_attention=naive_attention,
         )
 

@@ -32,9 +32,21 @@ from .detokenize import Detokenizer
 from .errors import SessionError
 from .events import Event, Metrics, Result
 from .layout import CONTROL, THINKER, WRITER, Layout
+from .listening import HOLDS, TARGETS, Heard, Inbox, at_boundary
 from .plan import Chunk
 from .runner import Runner
 from .sampling import SamplingParams, StreamSampler, YesNoReader, forbidden_ids
+
+
+ON_INPUT = ("pause_writer", "continue")
+
+
+def _check_listen_args(to: str, hold: str) -> tuple[str, str]:
+    if to not in TARGETS:
+        raise SessionError(f"listen target must be one of {', '.join(TARGETS)}, got {to!r}")
+    if hold not in HOLDS:
+        raise SessionError(f"hold must be one of {', '.join(HOLDS)}, got {hold!r}")
+    return to, hold
 
 
 class Session:
@@ -50,6 +62,11 @@ class Session:
         check_every: int,
         thinker: SamplingParams,
         writer: SamplingParams,
+        listen_capacity: int = 256,
+        listen_to: str = "thinker",
+        listen_hold: str = "sentence",
+        max_hold: int = 32,
+        on_input: str = "pause_writer",
         naive_attention: bool = False,
     ):
         if not isinstance(problem, str) or not problem.strip():
@@ -58,13 +75,21 @@ class Session:
                             ("max_writer_tokens", max_writer_tokens), ("check_every", check_every)):
             if not isinstance(value, int) or value < 1:
                 raise SessionError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(listen_capacity, int) or listen_capacity < 0:
+            raise SessionError(f"listen_capacity must be a non-negative integer, got {listen_capacity!r}")
+        if on_input not in ON_INPUT:
+            raise SessionError(f"on_input must be one of {', '.join(ON_INPUT)}, got {on_input!r}")
+        self.listen_to, self.listen_hold = _check_listen_args(listen_to, listen_hold)
+        self.max_hold, self.on_input, self.listen_capacity = max_hold, on_input, listen_capacity
+        self.max_thinker_tokens, self.max_writer_tokens = max_thinker_tokens, max_writer_tokens
         tok, fmt = reasoner.tokenizer, reasoner.chat_format
         self.layout = layout
         self.tokenizer = tok
         self.budget, self.check_every = budget, check_every
         self.block_ids = {n: tok.encode(t, add_special_tokens=False) for n, t in layout.texts(problem, fmt).items()}
         self.question_ids = tok.encode(layout.question(fmt), add_special_tokens=False)
-        room = {layout.writes.get(THINKER): max_thinker_tokens, layout.writes[WRITER]: max_writer_tokens,
+        room = {layout.writes.get(THINKER): max_thinker_tokens + listen_capacity,
+                layout.writes[WRITER]: max_writer_tokens, layout.input_block: listen_capacity,
                 layout.writes.get(CONTROL): len(self.question_ids)}
         capacities = {n: len(ids) + room.get(n, 0) for n, ids in self.block_ids.items()}
         self._check_context(reasoner.model, capacities)
@@ -90,6 +115,11 @@ class Session:
         self._since_check = 0
         self._check_due = False
         self._events: list[Event] = []
+        self._inbox = Inbox()
+        self._listen_lock = threading.Lock()  # guards _listen_used and _closed against listen()
+        self._listen_used = {"thinker": 0, "input": 0}
+        self._closed = False
+        self._thinker_heard: list[int] = []  # heard ids to feed after the thinker's pending token
         self._lock = threading.RLock()
         self._cancel = threading.Event()
         self._t0: float | None = None
@@ -124,6 +154,40 @@ class Session:
     def cancel(self) -> None:
         """Thread-safe; the session stops at its next step with stop reason 'cancelled'."""
         self._cancel.set()
+
+    def listen(self, text: str, to: str | None = None, hold: str | None = None) -> None:
+        """Hear new user input while the session runs (thread-safe, returns at once).
+
+        It takes effect at the next step that may take it (see listening.py) with a
+        `heard` event; it raises SessionError for empty text, a finished session, or text
+        beyond the listening room reserved at start (`listen_capacity` tokens per target).
+        """
+        if not isinstance(text, str) or not text.strip():
+            raise SessionError("listen() needs non-empty text")
+        to, hold = _check_listen_args(to or self.listen_to, hold or self.listen_hold)
+        if to != "input" and THINKER not in self.layout.views:
+            to = "input"  # no thinker in this mode: the request itself is amended
+        fields = {"text": text}
+        thinker_ids = self._encode(self.layout.heard_template.format(**fields)) if to != "input" else []
+        input_ids = self._encode(self.layout.input_template.format(**fields)) if to != "thinker" else []
+        with self._listen_lock:
+            if self._closed or self._cancel.is_set():
+                raise SessionError(f"the session has finished ({self.stop_reason or 'cancelled'}); start a new session to ask more")
+            # an aimed-at-thinker item may fall back to the input block, so it reserves room in both
+            need = {"thinker": len(thinker_ids), "input": len(input_ids) or len(self._encode(self.layout.input_template.format(**fields)))}
+            for target, n in need.items():
+                if self._listen_used[target] + n > self.listen_capacity:
+                    raise SessionError(
+                        f"heard input of {n} tokens does not fit: {self._listen_used[target]} of the "
+                        f"{self.listen_capacity} tokens of listening room ({target}) are used; start the "
+                        "session with a larger listen_capacity"
+                    )
+            for target, n in need.items():
+                self._listen_used[target] += n
+            self._inbox.put(Heard(text, to, hold, thinker_ids, input_ids, self._now()))
+
+    def _encode(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False)
 
     def __iter__(self) -> Iterator[Event]:
         while not self.done:
@@ -167,6 +231,8 @@ class Session:
                 self._finish("cancelled")
                 return self._events[first_event:]
 
+            # heard input first: it may pause the writer before this step's rows are chosen
+            heard_chunks = self._take_heard(self.state in ("thinker_only", "thinker_and_writer"))
             active = []
             if self.state in ("thinker_only", "thinker_and_writer"):
                 active.append(THINKER)
@@ -174,7 +240,7 @@ class Session:
                 active.append(WRITER)
             if self.yes_no is not None and self._check_due and THINKER in active:
                 active.append(CONTROL)
-            chunks = [c for stream in active for c in self._chunks(stream)]
+            chunks = [c for stream in active for c in self._chunks(stream)] + heard_chunks
             logits = self.runner.run(chunks)
 
             picks = []
@@ -213,7 +279,39 @@ class Session:
             if not chunks:
                 raise SessionError(f"layout {self.layout.name!r}: stream {stream!r} has no text to start from")
             return [Chunk(c.stream, c.view, c.block, c.tokens, want_logits=(c is chunks[-1])) for c in chunks]
-        return [Chunk(stream, view, written, [self.pending.pop(stream)])]
+        tokens = [self.pending.pop(stream)]
+        if stream == THINKER:
+            tokens += self._thinker_heard
+            self._thinker_heard = []
+        return [Chunk(stream, view, written, tokens)]
+
+    def _take_heard(self, thinker_active: bool) -> list[Chunk]:
+        """Release ready heard input: input-block chunks, and ids queued behind the thinker's token."""
+
+        def ready(item: Heard) -> bool:
+            if item.to == "input" or not thinker_active:
+                return True  # no thinker to wait for: it goes to the input block now
+            if THINKER not in self.started:
+                return False  # the thinker has not started yet: it hears it right after
+            return item.waited >= self.max_hold or at_boundary(self.detok[THINKER].text, item.hold)
+
+        chunks = []
+        listen_view = self.layout.views[self.layout.listen_stream]
+        for item in self._inbox.take_ready(ready):
+            to = item.to if thinker_active else "input"
+            input_ids = item.input_tokens or self._encode(self.layout.input_template.format(text=item.text))
+            if to in ("input", "both"):
+                chunks.append(Chunk(self.layout.listen_stream, listen_view, self.layout.input_block, input_ids,
+                                    want_logits=False))
+            if to in ("thinker", "both"):
+                self._thinker_heard += item.thinker_tokens
+            tokens = (len(input_ids) if to != "thinker" else 0) + (len(item.thinker_tokens) if to != "input" else 0)
+            self._event("input", "heard", item.text, data={
+                "to": to, "requested": item.to, "tokens": tokens, "queued_at": item.queued_at,
+                "waited_tokens": item.waited})
+            if self.on_input == "pause_writer" and self.state == "thinker_and_writer":
+                self._set_state("thinker_only", "heard_input")
+        return chunks
 
     def _start_chunks(self, stream: str, view: tuple[str, ...]) -> list[Chunk]:
         """Blocks of the view whose initial text nobody has fed yet, fed now in this view."""
@@ -228,11 +326,12 @@ class Session:
 
     def _on_thinker(self, token: int) -> None:
         thoughts = self.layout.writes[THINKER]
-        if token == self.think_close_id or self.runner.table.room(thoughts) == 0:
+        if token == self.think_close_id or len(self.tokens[THINKER]) >= self.max_thinker_tokens:
             reason = "thinker_closed" if token == self.think_close_id else "thinker_budget"
             self._set_state("writer_only", reason)
             return
         text = self._emit(THINKER, token)
+        self._inbox.tick()
         self._since_check += 1
         if "\n\n" in self._tail(THINKER, text) or self._since_check >= self.check_every:
             self._check_due = True
@@ -250,7 +349,7 @@ class Session:
         if token in self.end_ids:
             self._finish("writer_eos")
             return
-        if self.runner.table.room(self.layout.writes[WRITER]) == 0:
+        if len(self.tokens[WRITER]) >= self.max_writer_tokens:
             self._finish("writer_budget")
             return
         text = self._emit(WRITER, token)
@@ -274,9 +373,13 @@ class Session:
         self._event(CONTROL, "state", state, data={"previous": previous, "reason": reason})
 
     def _finish(self, reason: str) -> None:
+        with self._listen_lock:
+            self._closed = True
         self.stop_reason = reason
         self._set_state("done", reason)
-        self._event(CONTROL, "done", reason, data=self.metrics().to_dict())
+        data = self.metrics().to_dict()
+        data["unheard"] = [item.text for item in self._inbox.drain()]  # queued input never fed: reported, not lost
+        self._event(CONTROL, "done", reason, data=data)
         self.runner.release()
 
     def _event(self, stream: str, kind: str, text: str, token_id: int | None = None, data: dict | None = None) -> None:

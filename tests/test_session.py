@@ -116,7 +116,7 @@ def test_writer_budget(reasoner):
 
 
 def test_cancel_from_another_thread(reasoner):
-    session = scripted(reasoner, budget=1500)
+    session = scripted(reasoner, budget=1000)
     seen = []
     for event in session:
         seen.append(event)

@@ -28,7 +28,8 @@ def run_and_compare(model, tokenizer):
     result = session.result()
     thoughts = session.tokens["thinker"]
     view = session.view("thinker")
-    prefix = len(session.block_ids["prompt"]) + len(session.block_ids["thoughts"])
+    fed_thoughts = session.runner.table["thoughts"].length - len(session.block_ids["thoughts"])
+    prefix = len(view) - fed_thoughts
     prompt = view[:prefix]
     with torch.no_grad():
         generated = model.generate(
