@@ -105,15 +105,21 @@ def _probe_rotation(model: PreTrainedModel, rotary) -> None:
     apply = getattr(sys.modules[type(model).__module__], "apply_rotary_pos_emb", None)
     if apply is None:
         raise UnsupportedModelError(f"{type(model).__name__}: no apply_rotary_pos_emb found in its modeling module")
-    shape = model_shape(model)
-    offsets = offset_rotary(model)
-    x = torch.randn(1, 1, 3, shape.head_dim, dtype=torch.float32, generator=torch.Generator().manual_seed(0))
+    # partial-rotary classes pass only the rotated slice to apply_rotary_pos_emb
+    offsets = OffsetRotary(rotary.inv_freq, 2 * rotary.inv_freq.numel())
+    x = torch.randn(1, 1, 3, offsets.rot_dim, dtype=torch.float32, generator=torch.Generator().manual_seed(0))
     a, b = torch.tensor([[3, 700, 2000]]), 517
-    with torch.no_grad():
-        cos_a, sin_a = rotary(x, a.to(rotary.inv_freq.device))
-        cos_ab, sin_ab = rotary(x, (a + b).to(rotary.inv_freq.device))
-        at_a, _ = apply(x, x, cos_a.cpu().float(), sin_a.cpu().float())
-        at_ab, _ = apply(x, x, cos_ab.cpu().float(), sin_ab.cpu().float())
+    try:
+        with torch.no_grad():
+            cos_a, sin_a = rotary(x, a.to(rotary.inv_freq.device))
+            cos_ab, sin_ab = rotary(x, (a + b).to(rotary.inv_freq.device))
+            at_a, _ = apply(x, x, cos_a.cpu().float(), sin_a.cpu().float())
+            at_ab, _ = apply(x, x, cos_ab.cpu().float(), sin_ab.cpu().float())
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise UnsupportedModelError(
+            f"{type(model).__name__}: could not check its rotary embedding ({exc}); asyncthink supports "
+            "RoPE applied with the rotate-half convention (Qwen, Llama, Mistral, ...)"
+        ) from exc
     moved = offsets.shift(at_a, b)
     if not torch.allclose(moved, at_ab, atol=2e-3, rtol=1e-3):
         raise UnsupportedModelError(
@@ -138,11 +144,27 @@ def offset_rotary(model: PreTrainedModel) -> OffsetRotary:
     return OffsetRotary(_rotary_module(model).inv_freq, model_shape(model).head_dim)
 
 
+class _CountingStep:
+    """Stands in for a step context in a one-token dry run: counts the layers that reach us."""
+
+    layers_seen = 0
+
+    def attend(self, layer, query, key, value, scaling, window):
+        self.layers_seen += 1
+        return torch.zeros_like(query).transpose(1, 2)
+
+
 def attach(model: PreTrainedModel) -> None:
     """Validate the model and route its attention through asyncthink (idempotent)."""
+    if getattr(model, "_asyncthink_attached", False):
+        return
     check_model(model)
     if model.config._attn_implementation != ATTENTION_NAME:
         model.set_attn_implementation(ATTENTION_NAME)
+    device = next(model.parameters()).device
+    token = torch.zeros(1, 1, dtype=torch.long, device=device)
+    forward(model, _CountingStep(), token, token, torch.zeros(1, dtype=torch.long, device=device))
+    model._asyncthink_attached = True
 
 
 @torch.inference_mode()
@@ -156,8 +178,9 @@ def forward(model: PreTrainedModel, step, input_ids: torch.Tensor, positions: to
         **{STEP_KEYWORD: step},
     )
     if step.layers_seen != model.config.num_hidden_layers:
-        raise RuntimeError(
-            f"asyncthink attention ran for {step.layers_seen} of {model.config.num_hidden_layers} layers: "
-            "this transformers version does not pass forward keywords to attention functions"
+        raise UnsupportedModelError(
+            f"{type(model).__name__}: asyncthink attention ran for {step.layers_seen} of "
+            f"{model.config.num_hidden_layers} layers, so this model class (or transformers version) does not "
+            "pass forward keywords down to its attention functions; use Qwen3, Qwen2, Llama or Mistral classes"
         )
     return out.logits[0]

@@ -283,6 +283,7 @@ def _conditions(model, spec, threads, dtype, repeats, warmup, device) -> dict[st
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "python": platform.python_version(),
+        "env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS", "GOMP_SPINCOUNT")},
         "model": model_conditions(model, spec),
         "hf_attention": "sdpa (stock; the model called without the asyncthink keyword)",
         "hf_static_cache": "transformers StaticCache, max_cache_len = context + 1 (no padding read)",
@@ -421,6 +422,19 @@ def _fmt(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+def _contention_note(c: dict[str, Any]) -> str | None:
+    loads = [x for x in (c.get("load_average_start"), c.get("load_average_end")) if x]
+    busy = any(x[0] > c["machine"]["cpus"] * 0.75 for x in loads)
+    passive = (c["env"].get("OMP_WAIT_POLICY") or "").upper() == "PASSIVE"
+    if busy and not passive and c["torch_threads"] > 1:
+        return (
+            "WARNING: the CPUs were busy with other processes and OpenMP threads spin-wait by default: "
+            "steps made of many small ops (asyncthink, naive) slow down far more than HF's. "
+            "Rerun on an idle machine, or with OMP_WAIT_POLICY=PASSIVE set in the environment."
+        )
+    return None
+
+
 def format_table(results: dict[str, Any]) -> str:
     c = results["conditions"]
     m, mc = c["model"], c["machine"]
@@ -440,7 +454,8 @@ def format_table(results: dict[str, Any]) -> str:
         f"(c)  {c['naive_step']}",
         f"fill: {c['fill']}",
         f"load average (1/5/15 min) at start {c['load_average_start']}, end {c['load_average_end']} "
-        f"(> threads means other processes competed for the CPUs)",
+        f"(> threads means other processes competed for the CPUs); "
+        f"OMP_WAIT_POLICY={c['env'].get('OMP_WAIT_POLICY') or 'unset'}",
         "",
     ]
     header = ["context"] + [LABELS[k] for k in METHODS] + ["(a)/(b)", "(c)/(a)"]
@@ -468,6 +483,9 @@ def format_table(results: dict[str, Any]) -> str:
             f"load average {row['load_average']}"
         )
     lines.append("")
+    note = _contention_note(c)
+    if note:
+        lines += [note, ""]
     lines.append("targets (ratios from this run; (a) produces 2 tokens per step, (b) 1):")
     for t in results["targets"]:
         lines.append(

@@ -48,7 +48,7 @@ class LivePanes:
         return Text.assemble(
             (self.state, STATE_STYLES.get(self.state, "")),
             f"  step {self.steps}  thoughts {len(self.thoughts)} tok  answer {len(self.answer)} tok"
-            f"  first answer token {first}  elapsed {self.elapsed:.1f} s",
+            f"  first answer {first}  elapsed {self.elapsed:.1f} s",
             no_wrap=True,
             overflow="ellipsis",
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from . import adapter
@@ -52,7 +54,10 @@ class AsyncReasoner:
         from .random_models import is_random_spec, load_random
 
         if is_random_spec(name_or_path):
-            model, tokenizer = load_random(name_or_path, dtype=torch_dtype, device=device, **model_kwargs)
+            try:
+                model, tokenizer = load_random(name_or_path, dtype=torch_dtype, device=device, **model_kwargs)
+            except ValueError as exc:
+                raise ModelLoadError(str(exc)) from exc
             return cls(model, tokenizer, chat_format)
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -60,11 +65,12 @@ class AsyncReasoner:
             tokenizer = AutoTokenizer.from_pretrained(name_or_path)
             model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=torch_dtype, **model_kwargs)
         except (OSError, ValueError, KeyError) as exc:
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0].rstrip(".")
+            offline = "" if os.environ.get("HF_HUB_OFFLINE") else " (or set HF_HUB_OFFLINE=1 to use the local cache)"
             raise ModelLoadError(
                 f"could not load model {name_or_path!r}: {first_line}. Check the name or local path; without "
-                "network access, download it elsewhere and pass the local folder (or set HF_HUB_OFFLINE=1 "
-                "to use the local cache); `random:Qwen/Qwen3-0.6B` runs without weights (gibberish output)."
+                f"network access, download it elsewhere and pass the local folder{offline}; "
+                "`random:Qwen/Qwen3-0.6B` runs without weights (gibberish output)."
             ) from exc
         return cls(model.to(device), tokenizer, chat_format)
 

@@ -69,3 +69,19 @@ def test_naive_backend_matches_block_attention():
     assert len(runs[0]) == len(runs[1])
     for (_, a, _, _), (_, b, _, _) in zip(*runs):
         assert torch.allclose(a, b, atol=1e-4)
+
+
+def test_partial_rotary_matches_materialised_reference():
+    """Phi rotates only part of each head (partial_rotary_factor 0.5): the rest must pass through."""
+    from transformers import PhiConfig, PhiForCausalLM
+
+    from asyncthink.toy_tokenizer import build_toy_tokenizer
+
+    tokenizer = build_toy_tokenizer("qwen3")
+    torch.manual_seed(0)
+    model = PhiForCausalLM(PhiConfig(
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, partial_rotary_factor=0.5, max_position_embeddings=4096, initializer_range=0.2)).eval()
+    assert model.get_decoder().rotary_emb.inv_freq.numel() * 2 < model.config.hidden_size // 4
+    kinds = {"prefill": 0, "two_stream_decode": 0, "control": 0}
+    assert _compare(model, tokenizer, "independent", kinds) <= 1e-4

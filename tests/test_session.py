@@ -227,3 +227,14 @@ def test_model_without_rope_is_refused():
     model = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=300))
     with pytest.raises(UnsupportedModelError, match="no rotary position embedding"):
         AsyncReasoner(model, build_toy_tokenizer("qwen3"))
+
+
+def test_model_class_that_hides_attention_keywords_is_refused():
+    from transformers import StableLmConfig, StableLmForCausalLM
+
+    from asyncthink.toy_tokenizer import build_toy_tokenizer
+
+    model = StableLmForCausalLM(StableLmConfig(vocab_size=300, hidden_size=64, intermediate_size=128, num_hidden_layers=1,
+                                               num_attention_heads=4, num_key_value_heads=2))
+    with pytest.raises(UnsupportedModelError, match="does not pass forward keywords"):
+        AsyncReasoner(model, build_toy_tokenizer("qwen3"))
