@@ -18,11 +18,17 @@ Contexts are filled synthetically (dummy token ids, random keys/values): step ti
 depend on cache values, and a real 8k prefill on a small CPU takes minutes. Every repeat runs
 at the same context: asyncthink's appended tokens are popped after each step, the StaticCache
 write position is reset, the DynamicCache is cropped back.
+
+(a), (b) and (c) are timed round-robin within each repeat (interleaved) so that load from other
+processes on a shared machine hits them alike; `--sequential` times one method at a time with
+only its state alive (lowest memory). On a busy machine also set OMP_WAIT_POLICY=PASSIVE in the
+environment: spin-waiting OpenMP threads slow steps made of many small ops far more than others.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import gc
 import json
 import os
@@ -103,6 +109,24 @@ def _time_steps(step: Callable[[], Any], reset: Callable[[], None], repeats: int
     return samples
 
 
+def _time_interleaved(steps: dict[str, tuple[Callable[[], Any], Callable[[], None]]], repeats: int, warmup: int,
+                      device) -> dict[str, list[float]]:
+    """Like `_time_steps` for several methods at once, round-robin: repeat i times every method
+    once, starting at a rotating method, so load from other processes hits all methods alike."""
+    names = list(steps)
+    for _ in range(warmup):
+        for name in names:
+            step, reset = steps[name]
+            step()
+            reset()
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for i in range(repeats):
+        k = i % len(names)
+        for name in names[k:] + names[:k]:
+            samples[name].extend(_time_steps(*steps[name], repeats=1, warmup=0, device=device))
+    return samples
+
+
 def _fill_(t: torch.Tensor, gen: torch.Generator) -> None:
     """Random normal values in place (layer by layer to keep temporaries small)."""
     for part in t:
@@ -126,6 +150,13 @@ def make_async_runner(model, context: int, seed: int = 0, naive: bool = False) -
     _fill_(runner.arena.keys, gen)
     _fill_(runner.arena.values, gen)
     return runner
+
+
+def naive_twin(runner: Runner) -> Runner:
+    """A Runner with naive_attention=True over the same block table and arena (no copy)."""
+    twin = copy.copy(runner)
+    twin.naive_attention = True
+    return twin
 
 
 def _async_step(runner: Runner, token: int) -> tuple[Callable[[], Any], Callable[[], None]]:
@@ -301,6 +332,14 @@ def _ratio(num: float | None, den: float | None) -> float | None:
     return None if not num or not den else num / den
 
 
+def _paired(row: dict[str, Any], num: str, den: str, sequential: bool) -> float | None:
+    """Median over repeats of num_i / den_i (same round of an interleaved run)."""
+    a, b = row[f"{num}_samples"], row[f"{den}_samples"]
+    if sequential or not a or not b:
+        return None
+    return statistics.median(x / y for x, y in zip(a, b))
+
+
 def _evaluate_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     by_context = {row["context"]: row for row in rows}
     checks = []
@@ -345,14 +384,21 @@ def run_bench(
     model=None,
     device: str = "cpu",
     methods=METHODS,
+    sequential: bool = False,
     seed: int = 0,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Measure per-step times (ms) of the methods at each context; see the module docstring.
 
     Pass `model` (an HF causal LM, e.g. from `tiny_model`) to skip loading `model_spec`.
-    Returns {"conditions", "rows": [{"context", "blocks", <method>: ms, <method>_samples,
-    "async_over_hf_static", "async_over_hf_dynamic", "naive_over_async"}], "targets"}.
+    By default (a), (b) and (c) are timed round-robin within each repeat, so load from other
+    processes hits them alike (peak memory: weights + one arena + one StaticCache);
+    `sequential=True` times one method at a time with only its state alive.
+
+    Returns {"conditions", "rows", "targets"}; each row has "context", "blocks" (lengths), per
+    method in METHODS: <method> (median ms), <method>_min, <method>_samples, and the ratios
+    "async_over_hf_static", "async_over_hf_dynamic", "naive_over_async" (of medians),
+    "*_min" (of fastest repeats), "*_paired" (median of per-round ratios, interleaved only).
     """
     log = log or (lambda msg: None)
     unknown = set(methods) - set(METHODS)
@@ -378,27 +424,47 @@ def run_bench(
             adapter.attach(model)  # asyncthink attention; calls without its keyword fall back to SDPA
             conditions = _conditions(model, spec, threads, dtype, repeats, warmup, dev)
             conditions["load_average_start"] = _loadavg()
+            conditions["schedule"] = (
+                "sequential: each method timed alone, one state alive at a time" if sequential else
+                "interleaved: (a), (b), (c) timed round-robin within each repeat on live states ((c) shares (a)'s "
+                "block table and arena); (b') timed alone"
+            )
             token = 1
             rows = []
             for context in contexts:
                 row: dict[str, Any] = {"context": int(context), "blocks": block_sizes(context)}
                 for method in METHODS:
-                    if method not in methods:
-                        row[method] = None
+                    row[method] = row[f"{method}_min"] = None
+                    row[f"{method}_samples"] = []
+                # interleaved: (a), (b), (c) timed round-robin on live states ((c) shares (a)'s arena);
+                # sequential: one method at a time, one state alive. (b') is always timed alone.
+                groups = [[m] for m in METHODS if m in methods]
+                if not sequential:
+                    together = [m for m in ("asyncthink", "hf_static", "naive") if m in methods]
+                    groups = [together] + [[m] for m in METHODS if m in methods and m not in together]
+                for group in groups:
+                    if not group:
                         continue
-                    log(f"context {context}: {method} ...")
-                    if method in ("hf_static", "hf_dynamic"):
-                        state = make_hf_cache(model, context, "static" if method == "hf_static" else "dynamic", seed)
-                        step, reset = _hf_step(model, state, context, token)
-                    else:
-                        state = make_async_runner(model, context, seed, naive=(method == "naive"))
-                        step, reset = _async_step(state, token)
-                    samples = _time_steps(step, reset, repeats, warmup, dev)
-                    row[method] = statistics.median(samples)
-                    row[f"{method}_samples"] = samples
-                    row[f"{method}_min"] = min(samples)
-                    log(f"context {context}: {method} {row[method]:.1f} ms")
-                    del step, reset, state
+                    log(f"context {context}: timing {', '.join(group)} ...")
+                    states, steps = [], {}
+                    runner = None
+                    for method in group:
+                        if method in ("hf_static", "hf_dynamic"):
+                            kind = "static" if method == "hf_static" else "dynamic"
+                            states.append(make_hf_cache(model, context, kind, seed))
+                            steps[method] = _hf_step(model, states[-1], context, token)
+                        else:
+                            if runner is None:
+                                runner = make_async_runner(model, context, seed)
+                                states.append(runner)
+                            steps[method] = _async_step(runner if method == "asyncthink" else naive_twin(runner), token)
+                    samples = _time_interleaved(steps, repeats, warmup, dev)
+                    for method, times in samples.items():
+                        row[method] = statistics.median(times)
+                        row[f"{method}_samples"] = times
+                        row[f"{method}_min"] = min(times)
+                        log(f"context {context}: {method} {row[method]:.1f} ms")
+                    del states, steps, runner, samples
                     gc.collect()
                     if dev.type == "cuda":
                         torch.cuda.empty_cache()
@@ -406,6 +472,8 @@ def run_bench(
                 row["async_over_hf_dynamic"] = _ratio(row["asyncthink"], row["hf_dynamic"])
                 row["naive_over_async"] = _ratio(row["naive"], row["asyncthink"])
                 row["async_over_hf_static_min"] = _ratio(row["asyncthink_min"], row["hf_static_min"])
+                row["async_over_hf_static_paired"] = _paired(row, "asyncthink", "hf_static", sequential)
+                row["naive_over_async_paired"] = _paired(row, "naive", "asyncthink", sequential)
                 row["naive_over_async_min"] = _ratio(row["naive_min"], row["asyncthink_min"])
                 row["load_average"] = _loadavg()
                 rows.append(row)
@@ -453,6 +521,7 @@ def format_table(results: dict[str, Any]) -> str:
         f"(b') HF decode step, {c['hf_dynamic_cache']} (for information)",
         f"(c)  {c['naive_step']}",
         f"fill: {c['fill']}",
+        f"schedule: {c['schedule']}",
         f"load average (1/5/15 min) at start {c['load_average_start']}, end {c['load_average_end']} "
         f"(> threads means other processes competed for the CPUs); "
         f"OMP_WAIT_POLICY={c['env'].get('OMP_WAIT_POLICY') or 'unset'}",
@@ -478,9 +547,10 @@ def format_table(results: dict[str, Any]) -> str:
             f"context {row['context']} blocks: " + ", ".join(f"{k} {v}" for k, v in b.items())
             + f"; thinker view {b['prompt'] + b['thoughts']}, writer view "
             f"{b['writer_prompt'] + b['thoughts'] + b['writer_split'] + b['answer']}; "
-            f"(a)/(b') {_fmt(row['async_over_hf_dynamic'], '.2f')}; from the fastest repeat: "
+            f"(a)/(b') {_fmt(row['async_over_hf_dynamic'], '.2f')}; fastest repeats: "
             f"(a)/(b) {_fmt(row['async_over_hf_static_min'], '.2f')}, (c)/(a) {_fmt(row['naive_over_async_min'], '.2f')}; "
-            f"load average {row['load_average']}"
+            f"median of per-round ratios: (a)/(b) {_fmt(row['async_over_hf_static_paired'], '.2f')}, "
+            f"(c)/(a) {_fmt(row['naive_over_async_paired'], '.2f')}; load average {row['load_average']}"
         )
     lines.append("")
     note = _contention_note(c)
@@ -518,6 +588,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=5, help="timed steps per method and context (median reported)")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps before timing")
     p.add_argument("--layers", type=int, default=None, help="override num_hidden_layers (quick smoke runs)")
+    p.add_argument("--sequential", action="store_true",
+                   help="time one method at a time with only its state alive (default: (a), (b), (c) round-robin)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", metavar="PATH", default=None, help="also write the results dict as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -535,6 +607,7 @@ def main(argv=None) -> int:
         repeats=args.repeats,
         warmup=args.warmup,
         layers=args.layers,
+        sequential=args.sequential,
         device=args.device,
         log=log,
     )

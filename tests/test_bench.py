@@ -10,7 +10,8 @@ from asyncthink import bench
 from asyncthink.random_models import tiny_model
 
 METHOD_KEYS = ("asyncthink", "hf_static", "hf_dynamic", "naive")
-RATIO_KEYS = ("async_over_hf_static", "async_over_hf_dynamic", "naive_over_async")
+RATIO_KEYS = ("async_over_hf_static", "async_over_hf_dynamic", "naive_over_async", "async_over_hf_static_min",
+              "naive_over_async_min", "async_over_hf_static_paired", "naive_over_async_paired")
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +42,15 @@ def test_result_has_all_rows_and_columns(results):
     # targets at contexts not run are reported as n/a, never as PASS
     assert {t["status"] for t in results["targets"]} == {"n/a"}
     json.dumps(results)  # --json must be able to write it
+
+
+def test_sequential_schedule(tiny):
+    out = bench.run_bench(model=tiny, contexts=(48,), threads=1, repeats=2, warmup=0, sequential=True)
+    row = out["rows"][0]
+    for key in METHOD_KEYS:
+        assert row[key] > 0 and len(row[f"{key}_samples"]) == 2
+    assert row["async_over_hf_static"] > 0 and row["async_over_hf_static_paired"] is None
+    assert out["conditions"]["schedule"].startswith("sequential")
 
 
 def test_format_table(results):

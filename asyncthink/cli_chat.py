@@ -1,0 +1,171 @@
+"""`asyncthink chat`: questions read from stdin, each answered by a session in a thread.
+
+The main thread only reads lines; the running session steps in a worker thread and
+prints its events as they come. A line read while a session runs goes to
+`session.listen()` (thread-safe: it takes effect at one of the session's next steps,
+with a `heard` event that the output shows); a line read while none runs starts a new
+session. So from a pipe, where every line is read at once, the first line is the
+question and all later ones are heard by that session, in order.
+
+    empty line     ignored
+    /quit, EOF     exit 0 once the running session has ended
+    Ctrl-C         cancel the running session; exit 130 when none is running
+
+Output is plain streamed text (`ChatOutput`) rather than live panes: a live display
+redraws the lines around the cursor and would overwrite what the user is typing.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from typing import TextIO
+
+from .cli_view import JsonOutput, PlainOutput
+from .errors import AsyncThinkError
+from .events import Result
+from .session import Session
+
+PROMPT = "> "
+HELP = ("Ask a question. While it is answered, type more lines to be heard at once. "
+        "/quit or Ctrl-D exits, Ctrl-C cancels the running session.")
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
+
+
+class ChatOutput(PlainOutput):
+    """Plain streamed text, styled on a terminal, with a prompt and the answer repeated at the end.
+
+    On a terminal where thoughts and answer interleave (stdout and stderr both a
+    terminal), the whole answer is printed again, in one piece, before the summary.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(styled=True)
+        self.answer_again = all(f.isatty() for f in self.files.values())
+
+    def prompt(self, text: str) -> None:
+        with self.lock:
+            self._write("thinker", text, "heard")
+            self.last_char["thinker"] = "\n"  # the user's Enter ends the line
+
+    def finish(self, result: Result) -> None:
+        with self.lock:
+            if self.answer_again and result.answer.strip():
+                for stream in self.files:
+                    if self.last_char[stream] != "\n":
+                        self._write(stream, "\n")
+                self._line("thinker", "── answer ──", "thinker")
+                self._write("writer", result.answer.strip() + "\n")
+            super().finish(result)
+
+
+class ChatJsonOutput(JsonOutput):
+    def prompt(self, text: str) -> None:
+        with self.lock:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+
+
+class Chat:
+    """The read-eval loop: `loop(stdin)` returns the exit code."""
+
+    def __init__(self, start: Callable[[str], Session], output: ChatOutput | ChatJsonOutput,
+                 interactive: bool) -> None:
+        self.start = start
+        self.out = output
+        self.interactive = interactive  # prompts and hints only for a person at a terminal
+        self.session: Session | None = None
+        self.thread: threading.Thread | None = None
+        self.failure: BaseException | None = None  # a bug in the session thread, raised in the main one
+        self.quitting = False  # no prompt once the user has asked to quit
+
+    def loop(self, stdin: TextIO) -> int:
+        if self.interactive:
+            self.out.note(HELP)
+            self._prompt()
+        while True:
+            try:
+                line = stdin.readline()
+                self._raise_failure()
+                if not line or line.strip() == "/quit":  # EOF (Ctrl-D) or /quit
+                    self.quitting = True
+                    if self.interactive and self._running():
+                        self.out.note("(waiting for the session to end; Ctrl-C cancels it)")
+                    self._wait()
+                    return 0
+                line = line.rstrip("\r\n")
+                if not line.strip():
+                    if not self._running():
+                        self._prompt()
+                elif self._running():
+                    self._hear(line)
+                else:
+                    self._ask(line)
+            except KeyboardInterrupt:
+                self._raise_failure()
+                if self._running():
+                    self.session.cancel()  # the session thread prints what it produced, then the prompt
+                else:
+                    self.out.note("")
+                    return 130
+
+    def _running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive() and not self.session.done
+
+    def _hear(self, line: str) -> None:
+        try:
+            self.session.listen(line)
+        except AsyncThinkError as exc:
+            if self.session.done:
+                self.out.note(f"not heard, the session had just ended: {line!r}; type it again to ask it")
+            else:
+                self.out.note(f"not heard: {_one_line(exc)}")
+
+    def _ask(self, question: str) -> None:
+        self._wait()  # a session that has ended may still be printing its summary
+        try:
+            self.session = self.start(question)
+        except AsyncThinkError as exc:
+            self.out.note(f"error: {_one_line(exc)}")
+            self._prompt()
+            return
+        self.thread = threading.Thread(target=self._run, args=(self.session,), name="asyncthink-session",
+                                       daemon=True)
+        self.thread.start()
+
+    def _run(self, session: Session) -> None:
+        try:
+            for event in session:
+                self.out.add(event)
+            self.out.finish(session.result())
+        except AsyncThinkError as exc:
+            session.cancel()
+            self.out.note(f"error: {_one_line(exc)}")
+        except BaseException as exc:  # a bug: keep its traceback for the main thread to raise
+            session.cancel()
+            self.failure = exc
+            self.out.note("error: the session failed unexpectedly; press Enter to see the traceback")
+            return
+        self._prompt()
+
+    def _wait(self) -> None:
+        """Wait for the session thread; Ctrl-C meanwhile cancels the session."""
+        while self.thread is not None and self.thread.is_alive():
+            try:
+                self.thread.join(0.1)
+            except KeyboardInterrupt:
+                self.session.cancel()
+        self._raise_failure()
+
+    def _raise_failure(self) -> None:
+        if self.failure is not None:
+            failure, self.failure = self.failure, None
+            raise failure
+
+    def _prompt(self) -> None:
+        if self.interactive and not self.quitting:
+            self.out.prompt(PROMPT)
