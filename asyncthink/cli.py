@@ -263,6 +263,25 @@ def models() -> None:
                f"model, e.g. {DEFAULT_MODEL} (the default).")
 
 
+_PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+
+
+@app.command(context_settings=_PASS_THROUGH, add_help_option=False)
+def bench(ctx: typer.Context) -> None:
+    """Step-time benchmark: two-stream step vs HF decode vs naive re-rotation (--help for options)."""
+    from .bench import main
+
+    raise typer.Exit(main(ctx.args))
+
+
+@app.command("listen-eval", context_settings=_PASS_THROUGH, add_help_option=False)
+def listen_eval(ctx: typer.Context) -> None:
+    """Listening evaluation on sharded tasks: up front vs heard vs cancel-and-restart (--help for options)."""
+    from .listen_eval import main
+
+    raise typer.Exit(main(ctx.args))
+
+
 @contextmanager
 def _user_errors():
     """Translate user errors into one line and an exit code; bugs keep their traceback."""
