@@ -69,14 +69,14 @@ def block_attention(ctx: StepContext, layer: int, query, scaling: float, window:
     _, heads, rows, dim = query.shape
     kv_heads = ctx.arena.keys.shape[1]
     groups = heads // kv_heads
-    q = query[0].view(kv_heads, groups, rows, dim)
+    q = (query[0] * scaling).view(kv_heads, groups, rows, dim)  # scale folded into q: R rows, not R x L scores
     # [nb, kv, G, R, d]: each row's query placed once per block
     q_blocks = ctx.rotary.rotate(q.unsqueeze(0), ctx.cos[:, None, None], ctx.sin[:, None, None])
     scores = []
     for i, (block, bias) in enumerate(zip(ctx.plan.blocks, ctx.bias(window))):
         keys, _ = ctx.arena.block(layer, block.start, block.length)
         s = torch.matmul(q_blocks[i].reshape(kv_heads, groups * rows, dim), keys.transpose(1, 2))
-        scores.append(s.view(kv_heads, groups, rows, block.length) * scaling + bias)
+        scores.append(s.view(kv_heads, groups, rows, block.length).add_(bias))
     probs = torch.cat(scores, dim=-1).softmax(dim=-1, dtype=torch.float32).to(query.dtype)
     out, first = None, 0
     for block in ctx.plan.blocks:

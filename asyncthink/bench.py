@@ -41,6 +41,7 @@ from typing import Any, Callable
 import torch
 
 from . import adapter
+from .cpu_linears import pack_linears, unpack_linears
 from .plan import Chunk
 from .runner import Runner
 
@@ -386,6 +387,7 @@ def run_bench(
     methods=METHODS,
     sequential: bool = False,
     seed: int = 0,
+    linears: str = "packed",
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Measure per-step times (ms) of the methods at each context; see the module docstring.
@@ -422,7 +424,13 @@ def run_bench(
         with torch.inference_mode():
             dev = next(model.parameters()).device
             adapter.attach(model)  # asyncthink attention; calls without its keyword fall back to SDPA
+            # one model object serves every method, so (a), (b) and (c) always use the same linear kernels
+            packed = pack_linears(model) if linears == "packed" else 0
+            if linears == "stock":
+                unpack_linears(model)
             conditions = _conditions(model, spec, threads, dtype, repeats, warmup, dev)
+            conditions["linears"] = (f"oneDNN-prepacked ({packed} nn.Linear, as AsyncReasoner does on CPU fp32) "
+                                     "for every method" if packed else "stock torch F.linear for every method")
             conditions["load_average_start"] = _loadavg()
             conditions["schedule"] = (
                 "sequential: each method timed alone, one state alive at a time" if sequential else
@@ -518,6 +526,7 @@ def format_table(results: dict[str, Any]) -> str:
         f"({m['weight_bytes'] / 2**30:.2f} GiB)",
         f"(a)  {c['asyncthink_step']}",
         f"(b)  HF decode step (1 row), {c['hf_attention']}; cache: {c['hf_static_cache']}",
+        f"linear layers: {c['linears']}",
         f"(b') HF decode step, {c['hf_dynamic_cache']} (for information)",
         f"(c)  {c['naive_step']}",
         f"fill: {c['fill']}",
@@ -591,6 +600,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sequential", action="store_true",
                    help="time one method at a time with only its state alive (default: (a), (b), (c) round-robin)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--linears", choices=("packed", "stock"), default="packed",
+                   help="CPU fp32 linear kernels for every method: oneDNN-prepacked (asyncthink's default) or stock")
     p.add_argument("--json", metavar="PATH", default=None, help="also write the results dict as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     return p
@@ -608,6 +619,7 @@ def main(argv=None) -> int:
         warmup=args.warmup,
         layers=args.layers,
         sequential=args.sequential,
+        linears=args.linears,
         device=args.device,
         log=log,
     )

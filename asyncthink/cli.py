@@ -274,6 +274,14 @@ def bench(ctx: typer.Context) -> None:
     raise typer.Exit(main(ctx.args))
 
 
+@app.command("bench-listen", context_settings=_PASS_THROUGH, add_help_option=False)
+def bench_listen(ctx: typer.Context) -> None:
+    """Listening benchmark: heard tokens made visible vs restarting with a full prefill (--help for options)."""
+    from .bench_listen import main
+
+    raise typer.Exit(main(ctx.args))
+
+
 @app.command("listen-eval", context_settings=_PASS_THROUGH, add_help_option=False)
 def listen_eval(ctx: typer.Context) -> None:
     """Listening evaluation on sharded tasks: up front vs heard vs cancel-and-restart (--help for options)."""

@@ -7,6 +7,7 @@ import os
 import torch
 
 from . import adapter
+from .cpu_linears import can_pack, pack_linears
 from .errors import ModelLoadError, SessionError
 from .events import Result
 from .formats import ChatFormat, get_format
@@ -38,9 +39,14 @@ def resolve_dtype(dtype: str | torch.dtype, device: str) -> torch.dtype:
 
 
 class AsyncReasoner:
-    def __init__(self, model, tokenizer, chat_format: str | ChatFormat | None = None):
+    def __init__(self, model, tokenizer, chat_format: str | ChatFormat | None = None,
+                 pack_cpu_linears: bool | None = None):
+        """`pack_cpu_linears` (default: on for CPU float32) prepacks linear weights for oneDNN so a
+        two-row step costs what a one-row step does (cpu_linears.py); it doubles linear-weight memory."""
         adapter.attach(model)
         model.eval()
+        if pack_cpu_linears or (pack_cpu_linears is None and can_pack(model)):
+            pack_linears(model)
         self.model = model
         self.tokenizer = tokenizer
         self.chat_format = get_format(chat_format, tokenizer)

@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from asyncthink import bench
+from asyncthink import AsyncReasoner, bench
 from asyncthink.random_models import tiny_model
 
 METHOD_KEYS = ("asyncthink", "hf_static", "hf_dynamic", "naive")
@@ -111,3 +111,14 @@ def test_block_sizes():
     big = bench.block_sizes(8192)
     assert (big["prompt"], big["writer_prompt"], big["writer_split"]) == (100, 20, 15)
     assert big["thoughts"] > 2 * big["answer"]
+
+
+def test_listen_bench_measures_all_three_costs():
+    from asyncthink.bench_listen import measure
+    from asyncthink.random_models import tiny_model
+
+    model, tokenizer = tiny_model("qwen3")
+    AsyncReasoner(model, tokenizer)
+    row = measure(model, context=128, heard=8, repeats=1)
+    assert row["context"] == 128 and row["heard"] == 8
+    assert min(row["listen_ms"], row["step_ms"], row["restart_ms"]) > 0
