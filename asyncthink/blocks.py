@@ -32,13 +32,49 @@ class Block:
 
 
 class BlockTable:
-    def __init__(self, capacities: dict[str, int]):
+    """Named blocks over `capacity` arena slots, allocated first-fit from a free list.
+
+    A single session reserves all its blocks at once (`capacities`); an engine serving many
+    sessions allocates and frees them as sessions join and leave, and freed slots are reused.
+    """
+
+    def __init__(self, capacities: dict[str, int] | None = None, capacity: int | None = None):
+        capacities = capacities or {}
+        self.capacity = capacity if capacity is not None else sum(capacities.values())
         self.blocks: dict[str, Block] = {}
-        start = 0
-        for name, capacity in capacities.items():
-            self.blocks[name] = Block(name, start, capacity)
-            start += capacity
-        self.capacity = start
+        self._free: list[tuple[int, int]] = [(0, self.capacity)] if self.capacity else []  # (start, length)
+        for name, size in capacities.items():
+            self.allocate(name, size)
+
+    @property
+    def free_slots(self) -> int:
+        return sum(length for _, length in self._free)
+
+    def allocate(self, name: str, capacity: int) -> Block:
+        if name in self.blocks:
+            raise ValueError(f"block {name!r} already exists")
+        for i, (start, length) in enumerate(self._free):
+            if length >= capacity:
+                self._free[i : i + 1] = [(start + capacity, length - capacity)] if length > capacity else []
+                block = self.blocks[name] = Block(name, start, capacity)
+                return block
+        raise SessionError(
+            f"the KV arena has no free run of {capacity} slots for block {name!r} ({self.free_slots} of "
+            f"{self.capacity} slots free in {len(self._free)} runs); wait for running sessions to finish or "
+            "give the engine a larger capacity"
+        )
+
+    def free(self, name: str) -> None:
+        block = self.blocks.pop(name)
+        runs = sorted([*self._free, (block.start, block.capacity)])
+        merged = [runs[0]]
+        for start, length in runs[1:]:
+            last_start, last_length = merged[-1]
+            if last_start + last_length == start:
+                merged[-1] = (last_start, last_length + length)
+            else:
+                merged.append((start, length))
+        self._free = [run for run in merged if run[1]]
 
     def __getitem__(self, name: str) -> Block:
         return self.blocks[name]

@@ -99,16 +99,19 @@ class AsyncReasoner:
         max_hold: int = 32,
         on_input: str = "pause_writer",
         naive_attention: bool = False,
+        runner=None,
+        name: str = "",
     ) -> Session:
         """Start a session. `budget` caps forward steps; token caps default to the budget.
 
         `sampling` sets both streams; `thinker` / `writer` override per stream.
         `listen_*`, `max_hold`, `on_input`: how `session.listen()` input is placed (listening.py).
+        `runner`, `name`: used by Engine to place the session in its shared arena.
         """
         base = sampling or SamplingParams()
-        for name, params in (("sampling", base), ("thinker", thinker), ("writer", writer)):
+        for option, params in (("sampling", base), ("thinker", thinker), ("writer", writer)):
             if params is not None and not isinstance(params, SamplingParams):
-                raise SessionError(f"{name} must be a SamplingParams, got {type(params).__name__}")
+                raise SessionError(f"{option} must be a SamplingParams, got {type(params).__name__}")
         return Session(
             self,
             problem,
@@ -125,6 +128,8 @@ class AsyncReasoner:
             max_hold=max_hold,
             on_input=on_input,
             naive_attention=naive_attention,
+            runner=runner,
+            name=name,
         )
 
     def solve(self, problem: str, **kwargs) -> Result:

@@ -16,12 +16,15 @@ from .plan import Chunk, plan_step
 
 
 class Runner:
-    def __init__(self, model, capacities: dict[str, int], naive_attention: bool = False):
+    def __init__(self, model, capacities: dict[str, int] | None = None, naive_attention: bool = False,
+                 capacity: int | None = None):
+        """`capacities`: one session's blocks, reserved now; `capacity`: a shared arena of that many
+        slots whose blocks sessions allocate and free as they come and go (engine.py)."""
         adapter.attach(model)
         shape = adapter.model_shape(model)
         self.model = model
         self.device = next(model.parameters()).device
-        self.table = BlockTable(capacities)
+        self.table = BlockTable(capacities, capacity)
         self.arena = KVArena(shape.layers, shape.kv_heads, shape.head_dim, self.table.capacity, model.dtype, self.device)
         self.rotary = adapter.offset_rotary(model)
         self.naive_attention = naive_attention

@@ -68,13 +68,17 @@ class Session:
         max_hold: int = 32,
         on_input: str = "pause_writer",
         naive_attention: bool = False,
+        runner: Runner | None = None,
+        name: str = "",
     ):
+        """With `runner`, the session's blocks are allocated (as "<name>/<block>") in that shared
+        runner's arena and an engine drives it (engine.py); otherwise it owns a runner."""
         if not isinstance(problem, str) or not problem.strip():
             raise SessionError("the problem text is empty; pass the question to answer")
-        for name, value in (("budget", budget), ("max_thinker_tokens", max_thinker_tokens),
-                            ("max_writer_tokens", max_writer_tokens), ("check_every", check_every)):
+        for option, value in (("budget", budget), ("max_thinker_tokens", max_thinker_tokens),
+                              ("max_writer_tokens", max_writer_tokens), ("check_every", check_every)):
             if not isinstance(value, int) or value < 1:
-                raise SessionError(f"{name} must be a positive integer, got {value!r}")
+                raise SessionError(f"{option} must be a positive integer, got {value!r}")
         if not isinstance(listen_capacity, int) or listen_capacity < 0:
             raise SessionError(f"listen_capacity must be a non-negative integer, got {listen_capacity!r}")
         if on_input not in ON_INPUT:
@@ -93,7 +97,25 @@ class Session:
                 layout.writes.get(CONTROL): len(self.question_ids)}
         capacities = {n: len(ids) + room.get(n, 0) for n, ids in self.block_ids.items()}
         self._check_context(reasoner.model, capacities)
-        self.runner = Runner(reasoner.model, capacities, naive_attention=naive_attention)
+        self.shared = runner is not None
+        prefix = f"{name}/" if self.shared else ""
+        self.name = name
+        self.block = {b: prefix + b for b in self.block_ids}  # layout name -> arena block name
+        self.views = {s: tuple(self.block[b] for b in v) for s, v in layout.views.items()}
+        self.writes = {s: self.block[b] for s, b in layout.writes.items()}
+        if self.shared:
+            allocated = []
+            try:
+                for b, size in capacities.items():
+                    allocated.append(runner.table.allocate(self.block[b], size).name)
+            except SessionError:
+                for b in allocated:
+                    runner.table.free(b)
+                raise
+            self.runner = runner
+        else:
+            self.runner = Runner(reasoner.model, capacities, naive_attention=naive_attention)
+        self._final_blocks: dict[str, list[int]] | None = None  # kept when shared blocks are freed
 
         device, vocab = self.runner.device, reasoner.model.config.vocab_size
         sampler = lambda params, stream: StreamSampler(  # noqa: E731
@@ -149,7 +171,9 @@ class Session:
         if stream not in self.layout.views:
             raise SessionError(f"no stream {stream!r} in layout {self.layout.name!r}; streams: {list(self.layout.views)}")
         with self._lock:
-            return self.runner.table.view_tokens(self.layout.views[stream])
+            if self._final_blocks is not None:
+                return [t for b in self.views[stream] for t in self._final_blocks[b]]
+            return self.runner.table.view_tokens(self.views[stream])
 
     def cancel(self) -> None:
         """Thread-safe; the session stops at its next step with stop reason 'cancelled'."""
@@ -222,15 +246,27 @@ class Session:
     def step(self) -> list[Event]:
         """Advance one forward pass; returns the events it produced ([] once done)."""
         with self._lock:
+            first_event = len(self._events)
+            prepared = self.prepare()
+            if prepared is not None:
+                active, chunks = prepared
+                picks = self.pick(active, self.runner.run(chunks))
+                # the step's one host sync: token ids (exact in float32 below 2**24) and p_yes/p_no
+                self.consume(active, torch.cat(picks).tolist())
+            return self._events[first_event:]
+
+    # The three phases of a step, so an engine can pack many sessions into one forward pass.
+
+    def prepare(self) -> tuple[list[str], list[Chunk]] | None:
+        """Decide this step's rows: (active streams, chunks); None when the session is (now) done."""
+        with self._lock:
             if self.done:
-                return []
+                return None
             if self._t0 is None:
                 self._t0 = time.perf_counter()
-            first_event = len(self._events)
             if self._cancel.is_set():
                 self._finish("cancelled")
-                return self._events[first_event:]
-
+                return None
             # heard input first: it may pause the writer before this step's rows are chosen
             heard_chunks = self._take_heard(self.state in ("thinker_only", "thinker_and_writer"))
             active = []
@@ -240,21 +276,24 @@ class Session:
                 active.append(WRITER)
             if self.yes_no is not None and self._check_due and THINKER in active:
                 active.append(CONTROL)
-            chunks = [c for stream in active for c in self._chunks(stream)] + heard_chunks
-            logits = self.runner.run(chunks)
+            return active, [c for stream in active for c in self._chunks(stream)] + heard_chunks
 
-            picks = []
-            for row, stream in enumerate(active):
-                if stream == CONTROL:
-                    picks.append(self.yes_no(logits[row]))
-                else:
-                    picks.append(self.samplers[stream](logits[row]).float()[None])
-            # the step's one host sync: token ids (exact in float32 below 2**24) and p_yes/p_no
-            values = torch.cat(picks).tolist()
+    def pick(self, active: list[str], logits: torch.Tensor) -> list[torch.Tensor]:
+        """Device-side choices for the active streams' logit rows (one float per token, two for control)."""
+        picks = []
+        for row, stream in enumerate(active):
+            if stream == CONTROL:
+                picks.append(self.yes_no(logits[row]))
+            else:
+                picks.append(self.samplers[stream](logits[row]).float()[None])
+        return picks
+
+    def consume(self, active: list[str], values: list[float]) -> None:
+        """Apply the host copies of this step's choices: events and state changes."""
+        with self._lock:
             picked = dict(zip((s for s in active if s != CONTROL), values))
             if CONTROL in active:
-                self.runner.table.reset(self.layout.writes[CONTROL])
-
+                self.runner.table.reset(self.writes[CONTROL])
             # control first: its answer concerns the context before this step's tokens
             if CONTROL in active:
                 self._on_control(values[-2], values[-1])
@@ -265,11 +304,10 @@ class Session:
             self.steps += 1
             if not self.done and self.steps >= self.budget:
                 self._finish("budget")
-            return self._events[first_event:]
 
     def _chunks(self, stream: str) -> list[Chunk]:
-        view = self.layout.views[stream]
-        written = self.layout.writes[stream]
+        view = self.views[stream]
+        written = self.writes[stream]
         if stream == CONTROL:
             self.control_checks += 1
             return [*self._start_chunks(stream, view), Chunk(stream, view, written, list(self.question_ids))]
@@ -296,12 +334,12 @@ class Session:
             return item.waited >= self.max_hold or at_boundary(self.detok[THINKER].text, item.hold)
 
         chunks = []
-        listen_view = self.layout.views[self.layout.listen_stream]
+        listen_view = self.views[self.layout.listen_stream]
         for item in self._inbox.take_ready(ready):
             to = item.to if thinker_active else "input"
             input_ids = item.input_tokens or self._encode(self.layout.input_template.format(text=item.text))
             if to in ("input", "both"):
-                chunks.append(Chunk(self.layout.listen_stream, listen_view, self.layout.input_block, input_ids,
+                chunks.append(Chunk(self.layout.listen_stream, listen_view, self.block[self.layout.input_block], input_ids,
                                     want_logits=False))
             if to in ("thinker", "both"):
                 self._thinker_heard += item.thinker_tokens
@@ -316,16 +354,15 @@ class Session:
     def _start_chunks(self, stream: str, view: tuple[str, ...]) -> list[Chunk]:
         """Blocks of the view whose initial text nobody has fed yet, fed now in this view."""
         chunks = []
-        for name in view:
+        for name in self.layout.views[stream]:
             if name in self.unfed:
                 self.unfed.remove(name)
-                chunks.append(Chunk(stream, view, name, list(self.block_ids[name]), want_logits=False))
+                chunks.append(Chunk(stream, view, self.block[name], list(self.block_ids[name]), want_logits=False))
         return chunks
 
     # ---- what follows from the sampled tokens ---------------------------------------
 
     def _on_thinker(self, token: int) -> None:
-        thoughts = self.layout.writes[THINKER]
         if token == self.think_close_id or len(self.tokens[THINKER]) >= self.max_thinker_tokens:
             reason = "thinker_closed" if token == self.think_close_id else "thinker_budget"
             self._set_state("writer_only", reason)
@@ -380,7 +417,12 @@ class Session:
         data = self.metrics().to_dict()
         data["unheard"] = [item.text for item in self._inbox.drain()]  # queued input never fed: reported, not lost
         self._event(CONTROL, "done", reason, data=data)
-        self.runner.release()
+        if self.shared:  # give the slots back to the engine at once; keep the tokens for view()
+            self._final_blocks = {b: list(self.runner.table[b].tokens) for b in self.block.values()}
+            for b in self.block.values():
+                self.runner.table.free(b)
+        else:
+            self.runner.release()
 
     def _event(self, stream: str, kind: str, text: str, token_id: int | None = None, data: dict | None = None) -> None:
         self._events.append(Event(stream, kind, text, self.steps, self._now(), token_id, data or {}))

@@ -1,0 +1,86 @@
+"""Engine: many sessions decoded together, one forward pass per step (continuous batching).
+
+    submit() ──▶ session allocates its blocks in the shared arena (or is refused: full)
+    step():  every live session prepare()s its chunks ─▶ one packed forward over all of them
+             ─▶ each session pick()s on the device ─▶ one host sync for everybody
+             ─▶ each session consume()s its values ─▶ finished sessions free their blocks
+
+Sessions join and leave between steps; a finished session's slots are reused by the next
+one that asks. Per-session layouts, budgets, sampling and listening all stay per session:
+the engine only packs rows. The bookkeeping here is plain Python.
+
+    one arena, shared:  [ s1/prompt | s1/thoughts ... | s2/prompt | s2/thoughts ... | free ... ]
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import torch
+
+from .errors import SessionError
+from .events import Event
+from .runner import Runner
+from .session import Session
+
+
+class Engine:
+    def __init__(self, reasoner, capacity: int = 65536, naive_attention: bool = False):
+        """`capacity`: KV slots shared by all sessions (each reserves its prompt + budgets)."""
+        if not isinstance(capacity, int) or capacity < 1:
+            raise SessionError(f"capacity must be a positive number of KV slots, got {capacity!r}")
+        self.reasoner = reasoner
+        self.runner = Runner(reasoner.model, capacity=capacity, naive_attention=naive_attention)
+        self.sessions: dict[str, Session] = {}
+        self.batch_sizes: Counter[int] = Counter()  # sessions per forward pass -> how many passes
+        self._lock = threading.Lock()
+        self._next_id = 0
+
+    def submit(self, problem: str, **start_kwargs) -> Session:
+        """Start a session inside the engine (same options as AsyncReasoner.start).
+
+        Raises SessionError when the arena has no room for its blocks right now."""
+        with self._lock:
+            name = f"s{self._next_id}"
+            self._next_id += 1
+            session = self.reasoner.start(problem, runner=self.runner, name=name, **start_kwargs)
+            self.sessions[name] = session
+            return session
+
+    @property
+    def active(self) -> int:
+        return len(self.sessions)
+
+    def step(self) -> dict[str, list[Event]]:
+        """One forward pass for every live session; returns each session's new events."""
+        with self._lock:
+            marks = {name: len(s._events) for name, s in self.sessions.items()}
+            prepared = []
+            for session in self.sessions.values():
+                ready = session.prepare()
+                if ready is not None:
+                    prepared.append((session, *ready))
+            if prepared:
+                logits = self.runner.run([c for _, _, chunks in prepared for c in chunks])
+                picks, row = [], 0
+                for session, active, _ in prepared:
+                    picks.append(session.pick(active, logits[row : row + len(active)]))
+                    row += len(active)
+                # the step's one host sync, for every session at once
+                flat = torch.cat([p for session_picks in picks for p in session_picks]).tolist()
+                at = 0
+                for (session, active, _), session_picks in zip(prepared, picks):
+                    n = sum(p.numel() for p in session_picks)
+                    session.consume(active, flat[at : at + n])
+                    at += n
+                self.batch_sizes[len(prepared)] += 1
+            events = {name: s._events[marks[name]:] for name, s in self.sessions.items()}
+            for name in [n for n, s in self.sessions.items() if s.done]:
+                del self.sessions[name]  # its blocks were freed when it finished
+            return events
+
+    def run(self) -> None:
+        """Step until every submitted session is done."""
+        while self.sessions:
+            self.step()

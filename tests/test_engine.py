@@ -1,0 +1,79 @@
+"""Many sessions in one forward pass: batched == alone, joining/leaving, slot reuse, no growth."""
+
+import gc
+import weakref
+
+import pytest
+
+from asyncthink import AsyncReasoner, SamplingParams, SessionError
+from asyncthink.engine import Engine
+from asyncthink.random_models import tiny_model
+
+RUNS = [
+    ("What is 2 + 3?", {"budget": 40, "check_every": 5}),
+    ("Name a prime larger than 10.", {"budget": 30, "layout": "interleaved", "check_every": 4}),
+    ("Spell cat backwards.", {"budget": 25, "mode": "think"}),
+    ("Say hello.", {"budget": 20, "mode": "no_think"}),
+    ("Count to five.", {"budget": 35, "sampling": SamplingParams(temperature=0.8, top_p=0.9, seed=11)}),
+]
+
+
+@pytest.fixture(scope="module")
+def reasoner():
+    return AsyncReasoner(*tiny_model("qwen3"))
+
+
+def tokens(session):
+    return session.tokens["thinker"], session.tokens["writer"], session.stop_reason
+
+
+def test_batched_sessions_equal_alone_and_join_mid_run(reasoner):
+    alone = []
+    for problem, kwargs in RUNS:
+        session = reasoner.start(problem, **kwargs)
+        session.result()
+        alone.append(tokens(session))
+    engine = Engine(reasoner, capacity=40_000)
+    batched = []
+    for problem, kwargs in RUNS:  # a new session joins every 3 steps while the others run
+        batched.append(engine.submit(problem, **kwargs))
+        for _ in range(3):
+            engine.step()
+    engine.run()
+    assert [tokens(s) for s in batched] == alone
+    assert max(engine.batch_sizes) == len(RUNS)
+    assert engine.runner.table.free_slots == engine.runner.table.capacity  # every block was given back
+    for session in batched:  # views stay readable after the blocks were freed
+        assert session.view("writer")
+
+
+def test_full_arena_refuses_then_reuses_freed_slots(reasoner):
+    engine = Engine(reasoner, capacity=3000)
+    first = engine.submit("What is 2 + 3?", budget=800, listen_capacity=0)
+    with pytest.raises(SessionError, match="no free run"):
+        engine.submit("What is 4 + 5?", budget=800, listen_capacity=0)
+    assert engine.active == 1  # the refused session left nothing behind
+    start = engine.runner.table[f"{first.name}/prompt"].start
+    first.cancel()
+    events = engine.step()
+    assert events[first.name][-1].kind == "done" and first.stop_reason == "cancelled"
+    assert engine.runner.table.free_slots == 3000
+    second = engine.submit("What is 4 + 5?", budget=800, listen_capacity=0)
+    assert engine.runner.table[f"{second.name}/prompt"].start == start
+
+
+def test_thousand_short_sessions_do_not_grow(reasoner):
+    engine = Engine(reasoner, capacity=20_000)
+    arena = engine.runner.arena.keys.data_ptr()
+    refs = []
+    for wave in range(125):
+        for i in range(8):
+            refs.append(weakref.ref(engine.submit(f"Q{wave}-{i}?", mode="no_think", budget=2, listen_capacity=0)))
+        engine.run()
+    assert len(refs) == 1000
+    assert engine.runner.arena.keys.data_ptr() == arena  # the arena was never reallocated
+    assert engine.runner.table.free_slots == 20_000 and not engine.runner.table.blocks
+    assert len(engine.runner.table._free) == 1  # freed runs coalesced back into one
+    gc.collect()
+    assert sum(r() is not None for r in refs) == 0  # nothing keeps finished sessions alive
+    assert engine.batch_sizes[8] >= 125
