@@ -26,6 +26,36 @@ from .plan import StepPlan
 from .rotary import OffsetRotary
 
 
+class _Group:
+    """One row group's tensors: its rows' rotations and masks over its own blocks."""
+
+    def __init__(self, group, positions: torch.Tensor, rotary: OffsetRotary, dtype, device):
+        rows = slice(group.first_row, group.first_row + group.rows)
+        self.rows, self.blocks, self.dtype = rows, group.blocks, dtype
+        deltas = torch.tensor([b.delta[rows] for b in group.blocks], dtype=torch.long).reshape(len(group.blocks), group.rows)
+        self.cos, self.sin = rotary.cos_sin(deltas, dtype, device)  # [nb, R_g, rot]
+        ends = torch.tensor([b.visible_end[rows] for b in group.blocks], dtype=torch.long).reshape(deltas.shape)
+        # view distance of query row r to key 0 of block b; sliding windows cut keys below
+        # (distance - window + 1); see DESIGN.md section 1
+        self._distance = (deltas + positions[rows]).to(device)
+        self._ends = ends.to(device)
+        self._bias: dict[int | None, list[torch.Tensor]] = {}
+
+    def bias(self, window: int | None) -> list[torch.Tensor]:
+        """Additive masks [R_g, L_b] per block for a sliding window (None: full attention)."""
+        if window not in self._bias:
+            masks = []
+            for i, block in enumerate(self.blocks):
+                keys = torch.arange(block.length, device=self._ends.device)
+                visible = keys < self._ends[i, :, None]
+                if window is not None:
+                    visible &= keys > self._distance[i, :, None] - window
+                bias = torch.zeros(visible.shape, dtype=self.dtype, device=visible.device)
+                masks.append(bias.masked_fill_(~visible, float("-inf")))
+            self._bias[window] = masks
+        return self._bias[window]
+
+
 class StepContext:
     """Everything a layer needs for one forward pass; built once per step, used by all layers."""
 
@@ -34,52 +64,38 @@ class StepContext:
         self.plan, self.arena, self.rotary, self.naive = plan, arena, rotary, naive
         self.slots = torch.tensor(plan.slots, dtype=torch.long).to(device)
         self.positions = torch.tensor(plan.positions, dtype=torch.long)
-        deltas = torch.tensor([b.delta for b in plan.blocks], dtype=torch.long).reshape(len(plan.blocks), plan.rows)
-        self.cos, self.sin = rotary.cos_sin(deltas, dtype, device)  # [nb, R, rot]
-        ends = torch.tensor([b.visible_end for b in plan.blocks], dtype=torch.long).reshape(deltas.shape)
-        # view distance of query row r to key 0 of block b; sliding windows cut keys below
-        # (distance - window + 1); see DESIGN.md section 1
-        self._distance = (deltas + self.positions).to(device)
-        self._ends = ends.to(device)
-        self._bias: dict[int | None, list[torch.Tensor]] = {}
+        self.groups = [_Group(g, self.positions, rotary, dtype, device) for g in plan.groups]
         self.layers_seen = 0
-
-    def bias(self, window: int | None) -> list[torch.Tensor]:
-        """Additive masks [R, L_b] per block for a sliding window (None: full attention)."""
-        if window not in self._bias:
-            masks = []
-            for i, block in enumerate(self.plan.blocks):
-                keys = torch.arange(block.length, device=self._ends.device)
-                visible = keys < self._ends[i, :, None]
-                if window is not None:
-                    visible &= keys > self._distance[i, :, None] - window
-                bias = torch.zeros(visible.shape, dtype=self.arena.keys.dtype, device=visible.device)
-                masks.append(bias.masked_fill_(~visible, float("-inf")))
-            self._bias[window] = masks
-        return self._bias[window]
 
     def attend(self, layer: int, query, key, value, scaling: float, window: int | None) -> torch.Tensor:
         self.layers_seen += 1
         self.arena.write(layer, self.slots, key[0], value[0])
-        fn = naive_attention if self.naive else block_attention
-        return fn(self, layer, query, scaling, window)
+        if self.naive:
+            return naive_attention(self, layer, query, scaling, window)
+        out = torch.empty(query.shape[0], query.shape[2], query.shape[1], query.shape[3], dtype=query.dtype,
+                          device=query.device)  # [1, R, H, d]
+        for group in self.groups:
+            out[:, group.rows] = block_attention(self, group, layer, query[:, :, group.rows], scaling, window)
+        return out
 
 
-def block_attention(ctx: StepContext, layer: int, query, scaling: float, window: int | None) -> torch.Tensor:
+def block_attention(ctx: StepContext, group: _Group, layer: int, query, scaling: float,
+                    window: int | None) -> torch.Tensor:
+    """query [1, H, R_g, d] of one row group -> [1, R_g, H, d]."""
     _, heads, rows, dim = query.shape
     kv_heads = ctx.arena.keys.shape[1]
     groups = heads // kv_heads
-    q = (query[0] * scaling).view(kv_heads, groups, rows, dim)  # scale folded into q: R rows, not R x L scores
+    q = (query[0] * scaling).reshape(kv_heads, groups, rows, dim)  # scale folded into q: R rows, not R x L scores
     # [nb, kv, G, R, d]: each row's query placed once per block
-    q_blocks = ctx.rotary.rotate(q.unsqueeze(0), ctx.cos[:, None, None], ctx.sin[:, None, None])
+    q_blocks = ctx.rotary.rotate(q.unsqueeze(0), group.cos[:, None, None], group.sin[:, None, None])
     scores = []
-    for i, (block, bias) in enumerate(zip(ctx.plan.blocks, ctx.bias(window))):
+    for i, (block, bias) in enumerate(zip(group.blocks, group.bias(window))):
         keys, _ = ctx.arena.block(layer, block.start, block.length)
         s = torch.matmul(q_blocks[i].reshape(kv_heads, groups * rows, dim), keys.transpose(1, 2))
         scores.append(s.view(kv_heads, groups, rows, block.length).add_(bias))
     probs = torch.cat(scores, dim=-1).softmax(dim=-1, dtype=torch.float32).to(query.dtype)
     out, first = None, 0
-    for block in ctx.plan.blocks:
+    for block in group.blocks:
         _, values = ctx.arena.block(layer, block.start, block.length)
         p = probs[..., first : first + block.length].reshape(kv_heads, groups * rows, block.length)
         part = torch.matmul(p, values)

@@ -282,6 +282,14 @@ def bench_listen(ctx: typer.Context) -> None:
     raise typer.Exit(main(ctx.args))
 
 
+@app.command("bench-engine", context_settings=_PASS_THROUGH, add_help_option=False)
+def bench_engine(ctx: typer.Context) -> None:
+    """Throughput of 1, 4, 8, 16 sessions decoded together in one forward pass (--help for options)."""
+    from .bench_engine import main
+
+    raise typer.Exit(main(ctx.args))
+
+
 @app.command("listen-eval", context_settings=_PASS_THROUGH, add_help_option=False)
 def listen_eval(ctx: typer.Context) -> None:
     """Listening evaluation on sharded tasks: up front vs heard vs cancel-and-restart (--help for options)."""

@@ -53,12 +53,22 @@ class ChunkRows:
 
 
 @dataclass
+class RowGroup:
+    """Consecutive rows that see only `blocks` (one session's), attended to separately."""
+
+    first_row: int
+    rows: int
+    blocks: list[BlockRows]
+
+
+@dataclass
 class StepPlan:
     input_ids: list[int] = field(default_factory=list)
     positions: list[int] = field(default_factory=list)  # local position in the written block
     slots: list[int] = field(default_factory=list)  # arena slot each row's key goes to
     chunks: list[ChunkRows] = field(default_factory=list)
     blocks: list[BlockRows] = field(default_factory=list)
+    groups: list[RowGroup] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
@@ -102,4 +112,23 @@ def plan_step(chunks: list[Chunk], table: BlockTable) -> StepPlan:
                     continue
                 block.delta[r] = rows.offsets[written] - rows.offsets[block.name]
                 block.visible_end[r] = plan.positions[r] + 1 if block.name == written else block.length
+    plan.groups = _row_groups(plan)
     return plan
+
+
+def _row_groups(plan: StepPlan) -> list[RowGroup]:
+    """Split the rows into runs of chunks whose views share no block (sessions of an engine), so
+    attention work grows with each session's own context, not with everybody's."""
+    groups: list[tuple[int, int, set[str]]] = []  # (first_row, end_row, block names)
+    for rows in plan.chunks:
+        names = set(rows.offsets)
+        end = rows.first_row + len(rows.chunk.tokens)
+        if groups and groups[-1][2] & names:
+            first, _, seen = groups[-1]
+            groups[-1] = (first, end, seen | names)
+        else:
+            groups.append((rows.first_row, end, names))
+    for i, (_, _, names) in enumerate(groups):  # a view reaching into a non-adjacent group: one group
+        if any(names & other for other in (g[2] for g in groups[i + 1 :])):
+            return [RowGroup(0, plan.rows, plan.blocks)]
+    return [RowGroup(first, end - first, [b for b in plan.blocks if b.name in names]) for first, end, names in groups]
