@@ -3,7 +3,7 @@
 States (DESIGN.md section 2):
 
     thinker_only ──control "yes"──▶ thinker_and_writer
-        ▲  ◀── writer paragraph end / control "no" ──┘
+        ▲  ◀── writer paragraph end / control "no" / heard input ──┘
         │
         └─ thinker writes </think> or fills its budget ─▶ writer_only ─▶ done
                                                           (writer end-of-turn, writer
@@ -14,6 +14,10 @@ token (when active) and, when due, the control question in the scratch block. Th
 control question is due every `check_every` thinker tokens and after each thinker
 paragraph end; its answer takes effect from the next step. A sampled token is emitted
 as an event at once and fed to the cache on the stream's next step.
+
+A step has three phases — prepare() (which chunks to feed), pick() (device-side token
+choices), consume() (events and state changes from the host copies) — so an Engine can
+pack many sessions into one forward pass; step() runs them for a session on its own.
 
 Plain Python: what to feed and what follows from the sampled tokens. Tensor work lives
 in runner.py, attention.py and sampling.py.

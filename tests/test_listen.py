@@ -200,3 +200,26 @@ def test_unheard_input_is_reported_not_lost(reasoner):
     session.listen("held", hold="paragraph")
     session.result()
     assert session.events[-1].data["unheard"] == ["held"]
+
+
+def test_listen_from_an_asyncio_task_while_streaming(reasoner):
+    import asyncio
+
+    async def main():
+        session = reasoner.start(PROBLEM, budget=40, listen_hold="none")
+        seen = []
+
+        async def speak():
+            await asyncio.sleep(0)
+            session.listen("from asyncio")
+
+        task = None
+        async for event in session.astream():
+            seen.append(event)
+            if task is None and event.kind == "token":
+                task = asyncio.create_task(speak())
+        await task
+        return seen
+
+    events = asyncio.run(main())
+    assert [e.text for e in events if e.kind == "heard"] == ["from asyncio"]
