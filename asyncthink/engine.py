@@ -36,6 +36,9 @@ class Engine:
         self.batch_sizes: Counter[int] = Counter()  # sessions per forward pass -> how many passes
         self._lock = threading.Lock()
         self._next_id = 0
+        self._work = threading.Condition()  # wakes the background loop when a session arrives
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def submit(self, problem: str, **start_kwargs) -> Session:
         """Start a session inside the engine (same options as AsyncReasoner.start).
@@ -46,7 +49,9 @@ class Engine:
             self._next_id += 1
             session = self.reasoner.start(problem, runner=self.runner, name=name, **start_kwargs)
             self.sessions[name] = session
-            return session
+        with self._work:
+            self._work.notify()
+        return session
 
     @property
     def active(self) -> int:
@@ -84,3 +89,33 @@ class Engine:
         """Step until every submitted session is done."""
         while self.sessions:
             self.step()
+
+    # ---- background mode: a thread steps while sessions exist; callers iterate their sessions
+
+    def start(self) -> None:
+        """Step in a background thread; `for event in session` then waits for the engine's events."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="asyncthink-engine", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Cancel every live session, let the loop free them, and end the thread."""
+        for session in list(self.sessions.values()):
+            session.cancel()
+        self._stop.set()
+        with self._work:
+            self._work.notify()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _loop(self) -> None:
+        while True:
+            with self._work:
+                self._work.wait_for(lambda: self.sessions or self._stop.is_set())
+            if self.sessions:
+                self.step()
+            elif self._stop.is_set():
+                return

@@ -147,6 +147,7 @@ class Session:
         self._closed = False
         self._thinker_heard: list[int] = []  # heard ids to feed after the thinker's pending token
         self._lock = threading.RLock()
+        self._new_events = threading.Condition(self._lock)
         self._cancel = threading.Event()
         self._t0: float | None = None
 
@@ -218,14 +219,38 @@ class Session:
         return self.tokenizer.encode(text, add_special_tokens=False)
 
     def __iter__(self) -> Iterator[Event]:
+        """Events until done. A session of an engine running in the background (Engine.start)
+        is stepped by the engine: iterating then waits for the events the engine produces."""
+        if self.shared:
+            seen = 0
+            while True:
+                events = self._wait_events(seen)
+                seen += len(events)
+                yield from events
+                if not events:
+                    return
+            return
         while not self.done:
             yield from self.step()
 
     async def astream(self) -> AsyncIterator[Event]:
-        """Async iteration; each step runs in a worker thread so the event loop stays free."""
+        """Async iteration; steps (or waits for the engine) in a worker thread so the event loop stays free."""
+        if self.shared:
+            seen = 0
+            while events := await asyncio.to_thread(self._wait_events, seen):
+                seen += len(events)
+                for event in events:
+                    yield event
+            return
         while not self.done:
             for event in await asyncio.to_thread(self.step):
                 yield event
+
+    def _wait_events(self, seen: int) -> list[Event]:
+        """Events after the first `seen`, waiting for at least one; [] once done and all were seen."""
+        with self._new_events:
+            self._new_events.wait_for(lambda: len(self._events) > seen or self.done)
+            return self._events[seen:]
 
     def result(self) -> Result:
         for _ in self:
@@ -429,7 +454,9 @@ class Session:
             self.runner.release()
 
     def _event(self, stream: str, kind: str, text: str, token_id: int | None = None, data: dict | None = None) -> None:
-        self._events.append(Event(stream, kind, text, self.steps, self._now(), token_id, data or {}))
+        with self._new_events:
+            self._events.append(Event(stream, kind, text, self.steps, self._now(), token_id, data or {}))
+            self._new_events.notify_all()
 
     def _now(self) -> float:
         return 0.0 if self._t0 is None else time.perf_counter() - self._t0

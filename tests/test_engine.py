@@ -85,3 +85,31 @@ def test_engine_bench_smoke(reasoner):
     row = measure(reasoner, sessions=3, steps=2, budget=40)
     assert row["sessions"] == 3 and 0 < row["tokens"] <= 2 * 2 * 3  # thinker + writer per session per step
     assert 3 <= row["rows_per_pass"] <= 6 and row["tokens_per_s"] > 0
+
+
+def test_background_engine_serves_iterating_clients(reasoner):
+    import threading
+
+    engine = Engine(reasoner, capacity=40_000)
+    engine.start()
+    try:
+        results = {}
+
+        def client(i):
+            session = engine.submit(f"Question {i}?", budget=15 + i, check_every=4)
+            results[i] = (list(session), session)
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert sorted(results) == [0, 1, 2, 3]
+        for i, (events, session) in results.items():
+            assert events == session.events and events[-1].kind == "done"
+            alone = reasoner.solve(f"Question {i}?", budget=15 + i, check_every=4)
+            assert [e.token_id for e in events if e.kind == "token"] == [e.token_id for e in alone.events if e.kind == "token"]
+        assert max(engine.batch_sizes) > 1
+    finally:
+        engine.stop()
+    assert engine.runner.table.free_slots == engine.runner.table.capacity
