@@ -57,7 +57,7 @@ def measure(model, context: int, heard: int, repeats: int) -> dict:
         run(1 + heard)  # warm-up
         listen = _median_ms(lambda: run(1 + heard), repeats)
         step = _median_ms(lambda: run(1), repeats)
-        del runner
+        runner.release()  # free the arena before the restart prefill
         ids = torch.ones(1, context, dtype=torch.long)
         t0 = time.perf_counter()
         model(input_ids=ids, use_cache=True, logits_to_keep=1)  # a restart's prefill (stock SDPA)

@@ -9,7 +9,7 @@ from oracle import StepRecorder
 from asyncthink import AsyncReasoner, SessionError
 from asyncthink.random_models import tiny_model
 from asyncthink.sampling import forbidden_ids
-from test_session import Script, ids, scripted, states
+from test_session import ids, scripted, states
 
 PROBLEM = "Anna has 3 apples and buys 4 more. How many apples does she have?"
 
