@@ -63,9 +63,10 @@ def materialised_logits(model, plan, keys, values) -> torch.Tensor:
                 cache.update(torch.cat(ks, 1)[None], torch.cat(vs, 1)[None], layer)
         start = rows.offsets[chunk.block] + first_local
         n = len(chunk.tokens)
+        device = keys.device
         logits = model(
-            input_ids=torch.tensor([chunk.tokens]),
-            position_ids=torch.arange(start, start + n)[None],
+            input_ids=torch.tensor([chunk.tokens], device=device),
+            position_ids=torch.arange(start, start + n, device=device)[None],
             past_key_values=cache if cache.get_seq_length() else None,
             use_cache=True,
         ).logits[0, -1]

@@ -1,0 +1,50 @@
+"""GPU checks (skipped without CUDA): bf16/fp16 block attention against the materialised oracle.
+
+Tolerance: the reference itself, run in the same low precision, differs from its float32
+version by some amount e; block attention must stay within 2 e + 0.02 of it, i.e. its error
+is of the order of low-precision rounding and not of a wrong placement (which shows as
+errors of order 1 in the logits).
+"""
+
+import pytest
+import torch
+from oracle import StepRecorder, materialised_logits
+
+from asyncthink import AsyncReasoner
+from asyncthink.random_models import tiny_model
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs an NVIDIA GPU")
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("arch", ["qwen3", "llama"])
+def test_low_precision_block_attention_matches_oracle(arch, dtype):
+    model, tokenizer = tiny_model(arch)
+    model = model.to("cuda", dtype)
+    reference32 = tiny_model(arch)[0].to("cuda")
+    session = AsyncReasoner(model, tokenizer).start("Add 17 and 25.", budget=40, check_every=5)
+    recorder = StepRecorder(session, max_steps=40)
+    session.result()
+    for plan, logits, keys, values in recorder.records:
+        oracle = materialised_logits(model, plan, keys, values)
+        oracle32 = materialised_logits(reference32, plan, keys.float(), values.float())
+        rounding = float((oracle - oracle32).abs().max())
+        assert float((logits - oracle).abs().max()) <= 2 * rounding + 0.02
+
+
+def test_thinker_matches_generate_on_gpu():
+    model, tokenizer = tiny_model("qwen3")
+    model = model.to("cuda", torch.float32)
+    reasoner = AsyncReasoner(model, tokenizer)
+    session = reasoner.start("What is 12 times 13?", budget=120, check_every=7)
+    session.result()
+    view = session.view("thinker")
+    fed = session.runner.table["thoughts"].length - len(session.block_ids["thoughts"])
+    prompt = view[: len(view) - fed]
+    from asyncthink.sampling import forbidden_ids
+
+    out = model.generate(torch.tensor([prompt], device="cuda"), max_new_tokens=len(session.tokens["thinker"]),
+                         do_sample=False, attention_mask=torch.ones(1, len(prompt), dtype=torch.long, device="cuda"),
+                         suppress_tokens=forbidden_ids(tokenizer, reasoner.chat_format, "thinker"))
+    thoughts = session.tokens["thinker"]
+    assert thoughts == out[0, len(prompt):].tolist()[: len(thoughts)]
