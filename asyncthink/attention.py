@@ -72,6 +72,8 @@ class StepContext:
         self.arena.write(layer, self.slots, key[0], value[0])
         if self.naive:
             return naive_attention(self, layer, query, scaling, window)
+        if len(self.groups) == 1:  # one session: no scatter into a shared output
+            return block_attention(self, self.groups[0], layer, query, scaling, window)
         out = torch.empty(query.shape[0], query.shape[2], query.shape[1], query.shape[3], dtype=query.dtype,
                           device=query.device)  # [1, R, H, d]
         for group in self.groups:

@@ -35,7 +35,7 @@ class Heard:
     to: str
     hold: str
     thinker_tokens: list[int]  # marker-wrapped ids for the thoughts ([] when not aimed there)
-    input_tokens: list[int]  # ids appended to the input block ([] when not aimed there)
+    input_tokens: list[int]  # ids for the input block (used when it goes there)
     queued_at: float  # session clock when listen() was called
     waited: int = 0  # thinker tokens emitted while it waited
 

@@ -53,6 +53,15 @@ def _check_listen_args(to: str, hold: str) -> tuple[str, str]:
     return to, hold
 
 
+def _check_utf8(text: str, what: str) -> None:
+    """Text decoded with surrogateescape (e.g. argv with invalid bytes) cannot be tokenized."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise SessionError(f"{what} is not valid Unicode (undecodable byte at position {exc.start}); "
+                           "pass UTF-8 text") from None
+
+
 class Session:
     def __init__(
         self,
@@ -79,6 +88,7 @@ class Session:
         runner's arena and an engine drives it (engine.py); otherwise it owns a runner."""
         if not isinstance(problem, str) or not problem.strip():
             raise SessionError("the problem text is empty; pass the question to answer")
+        _check_utf8(problem, "the problem text")
         for option, value in (("budget", budget), ("max_thinker_tokens", max_thinker_tokens),
                               ("max_writer_tokens", max_writer_tokens), ("check_every", check_every)):
             if not isinstance(value, int) or value < 1:
@@ -193,17 +203,19 @@ class Session:
         """
         if not isinstance(text, str) or not text.strip():
             raise SessionError("listen() needs non-empty text")
+        _check_utf8(text, "heard text")
         to, hold = _check_listen_args(to or self.listen_to, hold or self.listen_hold)
         if to != "input" and THINKER not in self.layout.views:
             to = "input"  # no thinker in this mode: the request itself is amended
         fields = {"text": text}
         thinker_ids = self._encode(self.layout.heard_template.format(**fields)) if to != "input" else []
-        input_ids = self._encode(self.layout.input_template.format(**fields)) if to != "thinker" else []
+        # always spelled for the input block: input aimed at the thinker goes there once thinking has ended
+        input_ids = self._encode(self.layout.input_template.format(**fields))
         with self._listen_lock:
             if self._closed or self._cancel.is_set():
                 raise SessionError(f"the session has finished ({self.stop_reason or 'cancelled'}); start a new session to ask more")
             # an aimed-at-thinker item may fall back to the input block, so it reserves room in both
-            need = {"thinker": len(thinker_ids), "input": len(input_ids) or len(self._encode(self.layout.input_template.format(**fields)))}
+            need = {"thinker": len(thinker_ids), "input": len(input_ids)}
             for target, n in need.items():
                 if self._listen_used[target] + n > self.listen_capacity:
                     raise SessionError(
@@ -223,12 +235,9 @@ class Session:
         is stepped by the engine: iterating then waits for the events the engine produces."""
         if self.shared:
             seen = 0
-            while True:
-                events = self._wait_events(seen)
+            while events := self._wait_events(seen):
                 seen += len(events)
                 yield from events
-                if not events:
-                    return
             return
         while not self.done:
             yield from self.step()
@@ -366,7 +375,7 @@ class Session:
         listen_view = self.views[self.layout.listen_stream]
         for item in self._inbox.take_ready(ready):
             to = item.to if thinker_active else "input"
-            input_ids = item.input_tokens or self._encode(self.layout.input_template.format(text=item.text))
+            input_ids = item.input_tokens
             if to in ("input", "both"):
                 chunks.append(Chunk(self.layout.listen_stream, listen_view, self.block[self.layout.input_block], input_ids,
                                     want_logits=False))

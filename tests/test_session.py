@@ -238,3 +238,13 @@ def test_model_class_that_hides_attention_keywords_is_refused():
                                                num_attention_heads=4, num_key_value_heads=2))
     with pytest.raises(UnsupportedModelError, match="does not pass forward keywords"):
         AsyncReasoner(model, build_toy_tokenizer("qwen3"))
+
+
+def test_invalid_unicode_and_huge_problem_are_clear_errors(reasoner):
+    with pytest.raises(SessionError, match="not valid Unicode"):
+        reasoner.start("bad \udcff bytes")
+    with pytest.raises(SessionError, match="max_position_embeddings"):
+        reasoner.start("word " * 5000, budget=10)
+    session = reasoner.start("fine", budget=5)
+    with pytest.raises(SessionError, match="not valid Unicode"):
+        session.listen("bad \udcff")
