@@ -34,7 +34,7 @@ from rich.console import Console
 
 from .cli_chat import Chat, ChatJsonOutput, ChatOutput
 from .cli_view import JsonOutput, LiveOutput, PlainOutput
-from .errors import AsyncThinkError, ModelLoadError
+from .errors import AsyncThinkError
 from .events import Event
 from .layout import resolve_layout
 from .listening import HOLDS, TARGETS
@@ -312,13 +312,11 @@ def _user_errors():
 
 
 def _load(model: str, device: str, dtype: str, layers: int | None) -> AsyncReasoner:
-    if is_random_spec(model):
-        # the random branch raises a bare ValueError for unknown specs; say it as a user error
-        if model not in known_random_models():
-            raise ModelLoadError(f"unknown random model {model!r}; `asyncthink models` lists them")
-        typer.echo(f"warning: {model} has random weights: its output is gibberish", err=True)
     kwargs = {} if layers is None else {"num_hidden_layers": layers}
-    return AsyncReasoner.from_pretrained(model, device=device, dtype=dtype, **kwargs)
+    reasoner = AsyncReasoner.from_pretrained(model, device=device, dtype=dtype, **kwargs)
+    if is_random_spec(model):
+        typer.echo(f"warning: {model} has random weights: its output is gibberish", err=True)
+    return reasoner
 
 
 def _drive(session: Session, add: Callable[[Event], None], listen_after: Iterable[tuple[int, str]] = (),
