@@ -268,26 +268,12 @@ _PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help
 
 @app.command(context_settings=_PASS_THROUGH, add_help_option=False)
 def bench(ctx: typer.Context) -> None:
-    """Step-time benchmark: two-stream step vs HF decode vs naive re-rotation (--help for options)."""
+    """Speed figures: two-stream step vs HF decode vs naive, control overhead, listening, throughput (--help)."""
     from .bench import main
 
-    raise typer.Exit(main(ctx.args))
-
-
-@app.command("bench-listen", context_settings=_PASS_THROUGH, add_help_option=False)
-def bench_listen(ctx: typer.Context) -> None:
-    """Listening benchmark: heard tokens made visible vs restarting with a full prefill (--help for options)."""
-    from .bench_listen import main
-
-    raise typer.Exit(main(ctx.args))
-
-
-@app.command("bench-engine", context_settings=_PASS_THROUGH, add_help_option=False)
-def bench_engine(ctx: typer.Context) -> None:
-    """Throughput of 1, 4, 8, 16 sessions decoded together in one forward pass (--help for options)."""
-    from .bench_engine import main
-
-    raise typer.Exit(main(ctx.args))
+    with _user_errors():
+        code = main(ctx.args)
+    raise typer.Exit(code)
 
 
 @app.command("listen-eval", context_settings=_PASS_THROUGH, add_help_option=False)

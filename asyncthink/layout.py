@@ -20,11 +20,11 @@ prompt_end; WP = writer_prompt, input, writer_prompt_end):
   independent (default)
     T: [P, thoughts]
     W: [WP, thoughts, writer_split, answer]
-    C: [P, thoughts, control_note, answer, scratch]
+    C: [P, thoughts, control_note, answer, question, scratch]
   interleaved (the paper's first code: the thinker sees the answer as an earlier turn)
     T: [P, answer, thinker_split, thoughts]
     W: [WP, thoughts, writer_split, answer]
-    C: [P, answer, thinker_split, thoughts, scratch]
+    C: [P, answer, thinker_split, thoughts, question, scratch]
   think     (baseline: think, then answer, one context)
     T: [P, thoughts]       W: [P, thoughts, answer]     answer starts "</think>\n\n"
   no_think  (baseline: answer at once)
@@ -51,10 +51,15 @@ THINKER_INSTRUCTIONS = (
 WRITER_SPLIT = "\n\n[More thoughts may follow; the answer begins now.]\n{think_close}\n\n"
 THINKER_SPLIT = "\n[The answer above is still being written.]{turn_end}{assistant_open}"
 CONTROL_NOTE = "\n\n[Answer written to the user so far:]\n"
+# The control question is split in two: the question text is a block of the control view,
+# computed at the first check and afterwards only shifted (its keys are re-rotated like any
+# block's), and a short cue after it is the only text recomputed at every check. So a check
+# costs a few rows instead of the whole question (~30 tokens on Qwen3's tokenizer).
 CONTROL_QUESTION = (
     "\n[End of the written answer.]\n\nAre my private thoughts far enough ahead of the written answer "
-    "to write one more paragraph now? (yes/no): "
+    "to write one more paragraph now?"
 )
+CONTROL_CUE = " (yes/no): "
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,8 @@ class Layout:
     views: dict[str, tuple[str, ...]]
     writes: dict[str, str]  # stream -> block it writes
     first_stream: str = THINKER  # THINKER: think first; WRITER: answer at once
-    control_question: str | None = None  # asked in the control view when set
+    control_cue: str | None = None  # recomputed at every check in the control view's scratch block
+    question_block: str = "question"  # control view block holding the (cached) question text
     description: str = ""
     input_block: str = "input"  # where input heard for every stream is appended
     # how heard text is spelled: appended to the user's request / inserted into the thoughts
@@ -79,8 +85,11 @@ class Layout:
             written = self.writes.get(stream)
             if written is None or not view or view[-1] != written:
                 raise SessionError(f"layout {self.name!r}: stream {stream!r} must write the last block of its view")
-        if (CONTROL in self.views) != (self.control_question is not None):
-            raise SessionError(f"layout {self.name!r}: a control view needs a control question and vice versa")
+        if (CONTROL in self.views) != (self.control_cue is not None):
+            raise SessionError(f"layout {self.name!r}: a control view needs a control cue and vice versa")
+        if CONTROL in self.views and self.question_block not in self.views[CONTROL][:-1]:
+            raise SessionError(f"layout {self.name!r}: the question block {self.question_block!r} must be in the "
+                               "control view, before the block the control stream writes")
         if WRITER not in self.views:
             raise SessionError(f"layout {self.name!r} has no writer view")
         if self.input_block not in self.views[self.listen_stream]:
@@ -88,7 +97,7 @@ class Layout:
 
     @property
     def asks_control(self) -> bool:
-        return self.control_question is not None
+        return self.control_cue is not None
 
     @property
     def listen_stream(self) -> str:
@@ -100,8 +109,8 @@ class Layout:
         fields["problem"] = problem
         return {name: text.format(**fields) for name, text in self.blocks.items()}
 
-    def question(self, fmt: ChatFormat) -> str:
-        return (self.control_question or "").format(**fmt.fields())
+    def cue(self, fmt: ChatFormat) -> str:
+        return (self.control_cue or "").format(**fmt.fields())
 
 
 def _user(text: str) -> str:
@@ -122,15 +131,16 @@ INDEPENDENT = Layout(
         "writer_split": WRITER_SPLIT,
         "control_note": CONTROL_NOTE,
         "answer": "",
+        "question": CONTROL_QUESTION,
         "scratch": "",
     },
     views={
         THINKER: ("prompt", "input", "prompt_end", "thoughts"),
         WRITER: ("writer_prompt", "input", "writer_prompt_end", "thoughts", "writer_split", "answer"),
-        CONTROL: ("prompt", "input", "prompt_end", "thoughts", "control_note", "answer", "scratch"),
+        CONTROL: ("prompt", "input", "prompt_end", "thoughts", "control_note", "answer", "question", "scratch"),
     },
     writes={THINKER: "thoughts", WRITER: "answer", CONTROL: "scratch"},
-    control_question=CONTROL_QUESTION,
+    control_cue=CONTROL_CUE,
     description="thinker sees only the input and its own thoughts (exact sequential decoding); "
     "a separate view over thoughts and answer asks the control question",
 )
@@ -147,15 +157,16 @@ INTERLEAVED = Layout(
         "writer_prompt": _user("{problem}"),
         "writer_prompt_end": ASSISTANT + "{think_open}",
         "writer_split": WRITER_SPLIT,
+        "question": "\n\n" + CONTROL_QUESTION.lstrip("\n"),
         "scratch": "",
     },
     views={
         THINKER: ("prompt", "input", "prompt_end", "answer", "thinker_split", "thoughts"),
         WRITER: ("writer_prompt", "input", "writer_prompt_end", "thoughts", "writer_split", "answer"),
-        CONTROL: ("prompt", "input", "prompt_end", "answer", "thinker_split", "thoughts", "scratch"),
+        CONTROL: ("prompt", "input", "prompt_end", "answer", "thinker_split", "thoughts", "question", "scratch"),
     },
     writes={THINKER: "thoughts", WRITER: "answer", CONTROL: "scratch"},
-    control_question="\n\n" + CONTROL_QUESTION.lstrip("\n"),
+    control_cue=CONTROL_CUE,
     description="thinker sees the writer's partial answer as an earlier assistant turn before its thoughts",
 )
 

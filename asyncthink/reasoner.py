@@ -98,6 +98,7 @@ class AsyncReasoner:
         listen_hold: str = "sentence",
         max_hold: int = 32,
         on_input: str = "pause_writer",
+        cache_question: bool = True,
         naive_attention: bool = False,
         runner=None,
         name: str = "",
@@ -106,6 +107,7 @@ class AsyncReasoner:
 
         `sampling` sets both streams; `thinker` / `writer` override per stream.
         `listen_*`, `max_hold`, `on_input`: how `session.listen()` input is placed (listening.py).
+        `cache_question`: reuse the control question's keys between checks (session.py).
         `runner`, `name`: used by Engine to place the session in its shared arena.
         """
         base = sampling or SamplingParams()
@@ -127,6 +129,7 @@ class AsyncReasoner:
             listen_hold=listen_hold,
             max_hold=max_hold,
             on_input=on_input,
+            cache_question=cache_question,
             naive_attention=naive_attention,
             runner=runner,
             name=name,

@@ -10,7 +10,7 @@ States (DESIGN.md section 2):
                                                            budget, step budget, cancel)
 
 Every step is one packed forward pass: the thinker's next token, the writer's next
-token (when active) and, when due, the control question in the scratch block. The
+token (when active) and, when due, the control question's cue in the scratch block. The
 control question is due every `check_every` thinker tokens and after each thinker
 paragraph end; its answer takes effect from the next step. A sampled token is emitted
 as an event at once and fed to the cache on the stream's next step.
@@ -40,7 +40,6 @@ from .listening import HOLDS, TARGETS, Heard, Inbox, at_boundary
 from .plan import Chunk
 from .runner import Runner
 from .sampling import SamplingParams, StreamSampler, YesNoReader, forbidden_ids
-
 
 ON_INPUT = ("pause_writer", "continue")
 
@@ -80,11 +79,16 @@ class Session:
         listen_hold: str = "sentence",
         max_hold: int = 32,
         on_input: str = "pause_writer",
+        cache_question: bool = True,
         naive_attention: bool = False,
         runner: Runner | None = None,
         name: str = "",
     ):
-        """With `runner`, the session's blocks are allocated (as "<name>/<block>") in that shared
+        """`cache_question`: the control question's text is computed at the first check and reused
+        (shifted) afterwards, so a check recomputes only the short cue (layout.py); False recomputes
+        the whole question at every check, so every question token sees the current context.
+
+        With `runner`, the session's blocks are allocated (as "<name>/<block>") in that shared
         runner's arena and an engine drives it (engine.py); otherwise it owns a runner."""
         if not isinstance(problem, str) or not problem.strip():
             raise SessionError("the problem text is empty; pass the question to answer")
@@ -105,10 +109,11 @@ class Session:
         self.tokenizer = tok
         self.budget, self.check_every = budget, check_every
         self.block_ids = {n: tok.encode(t, add_special_tokens=False) for n, t in layout.texts(problem, fmt).items()}
-        self.question_ids = tok.encode(layout.question(fmt), add_special_tokens=False)
+        self.cue_ids = tok.encode(layout.cue(fmt), add_special_tokens=False)
+        self.cache_question = cache_question
         room = {layout.writes.get(THINKER): max_thinker_tokens + listen_capacity,
                 layout.writes[WRITER]: max_writer_tokens, layout.input_block: listen_capacity,
-                layout.writes.get(CONTROL): len(self.question_ids)}
+                layout.writes.get(CONTROL): len(self.cue_ids)}
         capacities = {n: len(ids) + room.get(n, 0) for n, ids in self.block_ids.items()}
         self._check_context(reasoner.model, capacities)
         self.shared = runner is not None
@@ -132,7 +137,7 @@ class Session:
         self._final_blocks: dict[str, list[int]] | None = None  # kept when shared blocks are freed
 
         device, vocab = self.runner.device, reasoner.model.config.vocab_size
-        sampler = lambda params, stream: StreamSampler(  # noqa: E731
+        sampler = lambda params, stream: StreamSampler(
             params, forbidden_ids(tok, fmt, stream), vocab, len(tok), device)
         self.samplers = {THINKER: sampler(thinker, THINKER), WRITER: sampler(writer, WRITER)}
         self.yes_no = YesNoReader(tok, device) if layout.asks_control else None
@@ -348,7 +353,13 @@ class Session:
         written = self.writes[stream]
         if stream == CONTROL:
             self.control_checks += 1
-            return [*self._start_chunks(stream, view), Chunk(stream, view, written, list(self.question_ids))]
+            chunks = self._start_chunks(stream, view)  # the first check also feeds the question text
+            if not self.cache_question and self.control_checks > 1:
+                question = self.block[self.layout.question_block]
+                self.runner.table.reset(question)
+                chunks.append(Chunk(stream, view, question, list(self.block_ids[self.layout.question_block]),
+                                    want_logits=False))
+            return [*chunks, Chunk(stream, view, written, list(self.cue_ids))]
         if stream not in self.started:
             self.started.add(stream)
             chunks = self._start_chunks(stream, view)

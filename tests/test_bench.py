@@ -1,12 +1,24 @@
-"""Smoke tests for the speed benchmark (asyncthink.bench). No timing thresholds: speed is
-measured by `python -m asyncthink.bench`, not asserted by unit tests."""
+"""Smoke tests for `asyncthink bench` (asyncthink/bench/). No timing thresholds: speed is measured
+by the benchmark command, not asserted by unit tests; these check that every section measures
+what it says (rows, blocks, row counts, state left unchanged) and that the outputs are complete."""
 
 import json
 
 import pytest
 import torch
 
-from asyncthink import AsyncReasoner, bench
+from asyncthink import AsyncReasoner
+from asyncthink.bench import main as bench_main
+from asyncthink.bench import run_all
+from asyncthink.bench.main import evaluate_targets, format_results
+from asyncthink.bench.synthetic import (
+    async_step,
+    block_sizes,
+    hf_decode,
+    make_async_runner,
+    make_hf_cache,
+    reset_hf_cache,
+)
 from asyncthink.random_models import tiny_model
 
 METHOD_KEYS = ("asyncthink", "hf_static", "hf_dynamic", "naive")
@@ -15,19 +27,21 @@ RATIO_KEYS = ("async_over_hf_static", "async_over_hf_dynamic", "naive_over_async
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    model, _ = tiny_model("qwen3")
-    return model
+def reasoner():
+    model, tokenizer = tiny_model("qwen3")
+    return AsyncReasoner(model, tokenizer)
 
 
 @pytest.fixture(scope="module")
-def results(tiny):
-    return bench.run_bench(model=tiny, contexts=(64, 128), threads=1, repeats=1, warmup=1)
+def results(reasoner):
+    return run_all(reasoner, "tiny qwen3", contexts=(64, 128), repeats=1, warmup=1, control_steps=30,
+                   check_every=5, heard=8, sessions=(1, 3), throughput_steps=2, budget=40)
 
 
-def test_result_has_all_rows_and_columns(results):
-    assert [row["context"] for row in results["rows"]] == [64, 128]
-    for row in results["rows"]:
+def test_step_section_has_all_rows_and_columns(results):
+    rows = results["sections"]["step"]["rows"]
+    assert [row["context"] for row in rows] == [64, 128]
+    for row in rows:
         for key in METHOD_KEYS:
             assert row[key] > 0, key
             assert len(row[f"{key}_samples"]) == 1
@@ -36,89 +50,99 @@ def test_result_has_all_rows_and_columns(results):
         assert sum(row["blocks"].values()) == row["context"]
         assert list(row["blocks"]) == ["prompt", "thoughts", "writer_prompt", "writer_split", "answer"]
     cond = results["conditions"]
-    for key in ("machine", "torch_threads", "dtype", "torch", "transformers", "hf_static_cache"):
+    for key in ("machine", "torch_threads", "dtype", "torch", "transformers", "load_average_end"):
         assert key in cond
     assert cond["model"]["layers"] == 2 and cond["model"]["kv_heads"] == 2 and cond["model"]["head_dim"] == 16
-    # targets at contexts not run are reported as n/a, never as PASS
-    assert {t["status"] for t in results["targets"]} == {"n/a"}
     json.dumps(results)  # --json must be able to write it
 
 
-def test_sequential_schedule(tiny):
-    out = bench.run_bench(model=tiny, contexts=(48,), threads=1, repeats=2, warmup=0, sequential=True)
-    row = out["rows"][0]
-    for key in METHOD_KEYS:
-        assert row[key] > 0 and len(row[f"{key}_samples"]) == 2
-    assert row["async_over_hf_static"] > 0 and row["async_over_hf_static_paired"] is None
-    assert out["conditions"]["schedule"].startswith("sequential")
+def test_control_section_counts_cue_rows(results, reasoner):
+    rows = {r["mode"]: r for r in results["sections"]["control"]["rows"]}
+    cached, recomputed = rows["cached"], rows["recomputed"]
+    for r in (cached, recomputed):
+        assert r["checks"] >= 3 and r["steps"] >= r["checks"] and r["total_ms"] > 0
+        assert r["overhead_share"] is not None and r["overhead_share"] < 1 and r["steady_share"] is not None
+    cue, question = cached["cue_tokens"], cached["question_tokens"]
+    assert cached["control_rows_per_check"][0] >= question + cue
+    assert set(cached["control_rows_per_check"][1:]) == {cue}
+    assert set(recomputed["control_rows_per_check"][1:]) == {question + cue}
 
 
-def test_format_table(results):
-    text = bench.format_table(results)
+def test_listen_and_throughput_sections(results):
+    for row in results["sections"]["listen"]["rows"]:
+        assert row["heard"] == 8 and min(row["listen_ms"], row["step_ms"], row["restart_ms"]) > 0
+    one, three = results["sections"]["throughput"]["rows"]
+    assert (one["sessions"], three["sessions"]) == (1, 3)
+    assert 0 < three["tokens"] <= 2 * 2 * 3  # thinker + writer per session per step
+    assert 3 <= three["rows_per_pass"] <= 6 and one["vs_one_session"] == 1.0
+
+
+def test_targets_are_na_where_not_measured(results):
+    # contexts 64/128 and 3 sessions: the 8192 and 8-session targets were not measured, never PASS
+    by_name = {t["target"]: t for t in results["targets"]}
+    assert by_name["naive / two-stream step at 8192"]["status"] == "n/a"
+    assert by_name["8 sessions / 1 session tokens per second"]["status"] == "n/a"
+    assert by_name["control question share of the run's time (cached question)"]["status"] in ("PASS", "MISS")
+    gpu = {t["target"]: t["bound"] for t in evaluate_targets(results, "cuda")}
+    assert gpu["two-stream step / ordinary decode at 8192"] == 1.1 and gpu["8 sessions / 1 session tokens per second"] == 4.0
+
+
+def test_format_results(results):
+    text = format_results(results)
     for label in ("(a) ms", "(b) ms StaticCache", "(b') ms DynamicCache", "(c) ms", "(a)/(b)", "(c)/(a)",
-                  "torch threads", "transformers", "StaticCache", "kv heads 2"):
+                  "torch threads", "transformers", "kv heads 2", "Control question overhead", "rows/check",
+                  "restart/listen", "vs 1 session", "targets"):
         assert label in text, label
-    assert "n/a" in text
 
 
-def test_synthetic_caches_are_consistent(tiny):
+def test_synthetic_caches_are_consistent(reasoner):
     """The filled StaticCache and DynamicCache hold the same context: same logits, same length,
     and a timed step leaves them (and the asyncthink blocks) at that context."""
-    context = 40
+    tiny, context = reasoner.model, 40
     with torch.inference_mode():
-        static = bench.make_hf_cache(tiny, context, "static", seed=5)
-        dynamic = bench.make_hf_cache(tiny, context, "dynamic", seed=5)
-        first = bench.hf_decode(tiny, static, context)
-        torch.testing.assert_close(bench.hf_decode(tiny, dynamic, context), first, atol=1e-4, rtol=1e-4)
+        static = make_hf_cache(tiny, context, "static", seed=5)
+        dynamic = make_hf_cache(tiny, context, "dynamic", seed=5)
+        first = hf_decode(tiny, static, context)
+        torch.testing.assert_close(hf_decode(tiny, dynamic, context), first, atol=1e-4, rtol=1e-4)
         for cache in (static, dynamic):
-            bench._reset_hf_cache(cache, context)
+            reset_hf_cache(cache, context)
             assert int(cache.get_seq_length()) == context
-        torch.testing.assert_close(bench.hf_decode(tiny, static, context), first)
+        torch.testing.assert_close(hf_decode(tiny, static, context), first)
 
-        fast = bench.make_async_runner(tiny, context, seed=5)
-        naive = bench.make_async_runner(tiny, context, seed=5, naive=True)
+        fast = make_async_runner(tiny, context, seed=5)
+        naive = make_async_runner(tiny, context, seed=5, naive=True)
         lengths = {name: block.length for name, block in fast.table.blocks.items()}
         assert sum(lengths.values()) == context
-        step, reset = bench._async_step(fast, 1)
+        step, reset = async_step(fast, 1)
         logits = step()
         reset()
         assert logits.shape[0] == 2 and fast.last_plan.rows == 2
         assert {name: block.length for name, block in fast.table.blocks.items()} == lengths
-        naive_step, _ = bench._async_step(naive, 1)
+        naive_step, _ = async_step(naive, 1)
         torch.testing.assert_close(naive_step(), logits, atol=1e-4, rtol=1e-4)
 
 
-def test_main_writes_json(tmp_path, monkeypatch, capsys, tiny):
-    calls, real_run_bench = {}, bench.run_bench
-
-    def fake_run_bench(**kwargs):
-        calls.update(kwargs)
-        return real_run_bench(model=tiny, contexts=kwargs["contexts"], threads=1, repeats=1, warmup=0)
-
-    monkeypatch.setattr(bench, "run_bench", fake_run_bench)
+def test_main_prints_and_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    assert bench.main(["--contexts", "32", "--repeats", "1", "--warmup", "0", "--layers", "1",
+    assert bench_main(["--model", "random:Qwen/Qwen3-0.6B", "--layers", "1", "--sections", "step,listen",
+                       "--contexts", "32", "--repeats", "1", "--warmup", "0", "--threads", "1",
                        "--json", str(out), "--quiet"]) == 0
-    assert calls["contexts"] == (32,) and calls["layers"] == 1 and calls["threads"] == 2
-    assert json.loads(out.read_text())["rows"][0]["context"] == 32
+    saved = json.loads(out.read_text())
+    assert list(saved["sections"]) == ["step", "listen"]
+    assert saved["sections"]["step"]["rows"][0]["context"] == 32 and saved["conditions"]["model"]["layers"] == 1
     assert "(a)/(b)" in capsys.readouterr().out
+
+
+def test_main_rejects_bad_sections(capsys):
+    with pytest.raises(SystemExit):
+        bench_main(["--sections", "step,speed"])
+    assert "sections must be a comma-separated subset" in capsys.readouterr().err
 
 
 def test_block_sizes():
     for context in (16, 64, 512, 2048, 8192):
-        sizes = bench.block_sizes(context)
+        sizes = block_sizes(context)
         assert sum(sizes.values()) == context and min(sizes.values()) >= 1
-    big = bench.block_sizes(8192)
+    big = block_sizes(8192)
     assert (big["prompt"], big["writer_prompt"], big["writer_split"]) == (100, 20, 15)
     assert big["thoughts"] > 2 * big["answer"]
-
-
-def test_listen_bench_measures_all_three_costs():
-    from asyncthink.bench_listen import measure
-    from asyncthink.random_models import tiny_model
-
-    model, tokenizer = tiny_model("qwen3")
-    AsyncReasoner(model, tokenizer)
-    row = measure(model, context=128, heard=8, repeats=1)
-    assert row["context"] == 128 and row["heard"] == 8
-    assert min(row["listen_ms"], row["step_ms"], row["restart_ms"]) > 0

@@ -25,8 +25,9 @@ CASES = {
 }
 
 
-def _compare(model, tokenizer, layout, kinds):
-    session = AsyncReasoner(model, tokenizer).start("Add 17 and 25. Show the steps.", layout=layout, budget=60, check_every=5)
+def _compare(model, tokenizer, layout, kinds, **start_kwargs):
+    session = AsyncReasoner(model, tokenizer).start("Add 17 and 25. Show the steps.", layout=layout, budget=60,
+                                                    check_every=5, **start_kwargs)
     recorder = StepRecorder(session, max_steps=60)
     for _ in session:
         pass
@@ -55,6 +56,32 @@ def test_block_attention_matches_materialised_reference(case, layout):
         if all(kinds.values()):
             break
     assert all(kinds.values()), f"the runs did not exercise every kind of step: {kinds}"
+
+
+@pytest.mark.parametrize("layout", ["independent", "interleaved"])
+def test_recomputed_control_question_matches_materialised_reference(layout):
+    """cache_question=False resets and refeeds the question block at every check."""
+    model, tokenizer = tiny_model("qwen3")
+    kinds = {"prefill": 0, "two_stream_decode": 0, "control": 0}
+    assert _compare(model, tokenizer, layout, kinds, cache_question=False) <= 1e-4
+    assert kinds["control"] >= 2
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_control_check_recomputes_only_the_cue(cache):
+    """The cost a check adds: the cue's rows (cached question) or question + cue (recomputed)."""
+    model, tokenizer = tiny_model("qwen3")
+    session = AsyncReasoner(model, tokenizer).start("Add 17 and 25.", budget=60, check_every=5, cache_question=cache)
+    recorder = StepRecorder(session, max_steps=60)
+    session.result()
+    control_rows = [sum(len(c.chunk.tokens) for c in plan.chunks if c.chunk.stream == "control")
+                    for plan, *_ in recorder.records if any(c.chunk.stream == "control" for c in plan.chunks)]
+    cue, question = len(session.cue_ids), len(session.block_ids["question"])
+    assert cue < question
+    assert len(control_rows) >= 3
+    assert control_rows[0] >= question + cue  # the first check feeds the note and the question once
+    per_check = cue if cache else question + cue
+    assert control_rows[1:] == [per_check] * (len(control_rows) - 1)
 
 
 def test_naive_backend_matches_block_attention():

@@ -79,14 +79,6 @@ def test_thousand_short_sessions_do_not_grow(reasoner):
     assert engine.batch_sizes[8] >= 125
 
 
-def test_engine_bench_smoke(reasoner):
-    from asyncthink.bench_engine import measure
-
-    row = measure(reasoner, sessions=3, steps=2, budget=40)
-    assert row["sessions"] == 3 and 0 < row["tokens"] <= 2 * 2 * 3  # thinker + writer per session per step
-    assert 3 <= row["rows_per_pass"] <= 6 and row["tokens_per_s"] > 0
-
-
 def test_background_engine_serves_iterating_clients(reasoner):
     import threading
 
