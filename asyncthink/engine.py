@@ -31,7 +31,8 @@ class Engine:
         if not isinstance(capacity, int) or capacity < 1:
             raise SessionError(f"capacity must be a positive number of KV slots, got {capacity!r}")
         self.reasoner = reasoner
-        self.runner = Runner(reasoner.model, capacity=capacity, naive_attention=naive_attention)
+        self.runner = Runner(reasoner.model, capacity=capacity, naive_attention=naive_attention,
+                             decode=reasoner.decode)
         self.sessions: dict[str, Session] = {}
         self.batch_sizes: Counter[int] = Counter()  # sessions per forward pass -> how many passes
         self._lock = threading.Lock()

@@ -12,6 +12,7 @@ from .errors import ModelLoadError, SessionError
 from .events import Result
 from .formats import ChatFormat, get_format
 from .layout import Layout, resolve_layout
+from .runner import DECODE_MODES
 from .sampling import SamplingParams
 from .session import Session
 
@@ -40,9 +41,13 @@ def resolve_dtype(dtype: str | torch.dtype, device: str) -> torch.dtype:
 
 class AsyncReasoner:
     def __init__(self, model, tokenizer, chat_format: str | ChatFormat | None = None,
-                 pack_cpu_linears: bool | None = None):
+                 pack_cpu_linears: bool | None = None, decode: str = "auto"):
         """`pack_cpu_linears` (default: on for CPU float32) prepacks linear weights for oneDNN so a
-        two-row step costs what a one-row step does (cpu_linears.py); it doubles linear-weight memory."""
+        two-row step costs what a one-row step does (cpu_linears.py); it doubles linear-weight memory.
+        `decode`: auto (CUDA graphs on CUDA, eager elsewhere), eager, static or graphs (runner.py)."""
+        if decode not in DECODE_MODES:
+            raise SessionError(f"decode must be one of {', '.join(DECODE_MODES)}, got {decode!r}")
+        self.decode = decode
         adapter.attach(model)
         model.eval()
         if pack_cpu_linears or (pack_cpu_linears is None and can_pack(model)):
@@ -53,7 +58,8 @@ class AsyncReasoner:
 
     @classmethod
     def from_pretrained(cls, name_or_path: str = DEFAULT_MODEL, device: str = "auto", dtype: str | torch.dtype = "auto",
-                        chat_format: str | ChatFormat | None = None, **model_kwargs) -> AsyncReasoner:
+                        chat_format: str | ChatFormat | None = None, decode: str = "auto",
+                        **model_kwargs) -> AsyncReasoner:
         """Load a Hub name or local path; `random:<hub name>` builds random weights of that shape."""
         device = resolve_device(device)
         torch_dtype = resolve_dtype(dtype, device)
@@ -64,7 +70,7 @@ class AsyncReasoner:
                 model, tokenizer = load_random(name_or_path, dtype=torch_dtype, device=device, **model_kwargs)
             except ValueError as exc:
                 raise ModelLoadError(str(exc)) from exc
-            return cls(model, tokenizer, chat_format)
+            return cls(model, tokenizer, chat_format, decode=decode)
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         try:
@@ -78,7 +84,7 @@ class AsyncReasoner:
                 f"network access, download it elsewhere and pass the local folder{offline}; "
                 "`random:Qwen/Qwen3-0.6B` runs without weights (gibberish output)."
             ) from exc
-        return cls(model.to(device), tokenizer, chat_format)
+        return cls(model.to(device), tokenizer, chat_format, decode=decode)
 
     def start(
         self,

@@ -2,6 +2,14 @@
 
 It owns the block table (host bookkeeping), the KV arena (device storage) and the model
 (through adapter.py). Sessions decide *what* to feed; the runner only executes.
+
+    decode="eager"   every step: block attention (attention.py), shapes follow the blocks
+    decode="static"  steps of at most 64 rows: static-shape arena attention (arena_attention.py)
+    decode="graphs"  the same, replayed from CUDA graphs (graphs.py); prefill stays eager
+    decode="auto"    graphs on CUDA, eager elsewhere
+
+The arena has one slot more than the block table: the sink where padding rows of static
+steps write, owned by no block.
 """
 
 from __future__ import annotations
@@ -12,37 +20,52 @@ from . import adapter
 from .arena import KVArena
 from .attention import StepContext
 from .blocks import BlockTable
+from .errors import SessionError
+from .graphs import StaticDecoder
 from .plan import Chunk, plan_step
+
+DECODE_MODES = ("auto", "eager", "static", "graphs")
 
 
 class Runner:
     def __init__(self, model, capacities: dict[str, int] | None = None, naive_attention: bool = False,
-                 capacity: int | None = None):
+                 capacity: int | None = None, decode: str = "auto"):
         """`capacities`: one session's blocks, reserved now; `capacity`: a shared arena of that many
         slots whose blocks sessions allocate and free as they come and go (engine.py)."""
+        if decode not in DECODE_MODES:
+            raise SessionError(f"decode must be one of {', '.join(DECODE_MODES)}, got {decode!r}")
         adapter.attach(model)
         shape = adapter.model_shape(model)
         self.model = model
         self.device = next(model.parameters()).device
         self.table = BlockTable(capacities, capacity)
-        self.arena = KVArena(shape.layers, shape.kv_heads, shape.head_dim, self.table.capacity, model.dtype, self.device)
+        sink = self.table.capacity
+        self.arena = KVArena(shape.layers, shape.kv_heads, shape.head_dim, sink + 1, model.dtype, self.device)
         self.rotary = adapter.offset_rotary(model)
         self.naive_attention = naive_attention
+        cuda = self.device.type == "cuda"
+        if decode == "auto":
+            decode = "graphs" if cuda else "eager"
+        self.decode = decode
+        self.static = None if decode == "eager" or naive_attention else StaticDecoder(
+            model, self.arena, self.rotary, sink, cuda_graphs=decode == "graphs")
         self.rows_computed = 0  # instrumentation: total rows (tokens) through the model
         self.last_plan = None
 
     def run(self, chunks: list[Chunk]) -> torch.Tensor:
         """Feed the chunks; returns logits [chunks wanting logits, vocab] (float32)."""
         plan = plan_step(chunks, self.table)
-        step = StepContext(plan, self.arena, self.rotary, naive=self.naive_attention)
-        as_tensor = lambda xs: torch.tensor(xs, dtype=torch.long).to(self.device)  # noqa: E731
-        logits = adapter.forward(
-            self.model, step, as_tensor([plan.input_ids]), as_tensor([plan.positions]), as_tensor(plan.logit_rows)
-        )
+        logits = self.static.run(plan) if self.static is not None else None
+        if logits is None:  # eager: prefill, CPU, or a step the static shapes do not cover
+            step = StepContext(plan, self.arena, self.rotary, naive=self.naive_attention)
+            as_tensor = lambda xs: torch.tensor(xs, dtype=torch.long).to(self.device)
+            logits = adapter.forward(
+                self.model, step, as_tensor([plan.input_ids]), as_tensor([plan.positions]), as_tensor(plan.logit_rows)
+            )
         self.rows_computed += plan.rows
         self.last_plan = plan
         return logits.float()
 
     def release(self) -> None:
         """Free the arena (the block table stays for `view()`); the runner cannot run again."""
-        self.arena = None
+        self.arena = self.static = None

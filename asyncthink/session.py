@@ -133,7 +133,7 @@ class Session:
                 raise
             self.runner = runner
         else:
-            self.runner = Runner(reasoner.model, capacities, naive_attention=naive_attention)
+            self.runner = Runner(reasoner.model, capacities, naive_attention=naive_attention, decode=reasoner.decode)
         self._final_blocks: dict[str, list[int]] | None = None  # kept when shared blocks are freed
 
         device, vocab = self.runner.device, reasoner.model.config.vocab_size

@@ -25,9 +25,10 @@ CASES = {
 }
 
 
-def _compare(model, tokenizer, layout, kinds, **start_kwargs):
-    session = AsyncReasoner(model, tokenizer).start("Add 17 and 25. Show the steps.", layout=layout, budget=60,
-                                                    check_every=5, **start_kwargs)
+def _compare(model, tokenizer, layout, kinds, decode="eager", on_start=lambda session: None, **start_kwargs):
+    session = AsyncReasoner(model, tokenizer, decode=decode).start("Add 17 and 25. Show the steps.", layout=layout,
+                                                                   budget=60, check_every=5, **start_kwargs)
+    on_start(session)
     recorder = StepRecorder(session, max_steps=60)
     for _ in session:
         pass
@@ -56,6 +57,25 @@ def test_block_attention_matches_materialised_reference(case, layout):
         if all(kinds.values()):
             break
     assert all(kinds.values()), f"the runs did not exercise every kind of step: {kinds}"
+
+
+@pytest.mark.parametrize("case", ["qwen3", "qwen3-yarn", "qwen2-sliding", "mistral-sliding", "llama-llama3"])
+@pytest.mark.parametrize("layout", ["independent", "interleaved"])
+def test_static_arena_attention_matches_materialised_reference(case, layout):
+    """decode="static": steps of <= 64 rows run the static-shape arena attention (padded rows,
+    padded blocks, whole-extent scoring with per-block picked queries), as CUDA graphs replay it."""
+    arch, overrides = CASES[case]
+    kinds = {"prefill": 0, "two_stream_decode": 0, "control": 0}
+    decoders = []
+    for seed in range(6):  # seeds until the runs include two-stream decode and control steps (bounded)
+        model, tokenizer = tiny_model(arch, seed=seed, **overrides)
+        worst = _compare(model, tokenizer, layout, kinds, decode="static", on_start=lambda s: decoders.append(s.runner.static))
+        assert worst <= 1e-4, f"seed {seed}: max |static - materialised| = {worst}"
+        assert decoders[-1].replays == 0  # no CUDA graphs on CPU: the same static step, eagerly
+        if kinds["two_stream_decode"] and kinds["control"]:
+            break
+    served = sum(d.steps for d in decoders)
+    assert served >= 10 and kinds["two_stream_decode"] and kinds["control"], (served, kinds)
 
 
 @pytest.mark.parametrize("layout", ["independent", "interleaved"])

@@ -27,12 +27,18 @@ def tokens(session):
     return session.tokens["thinker"], session.tokens["writer"], session.stop_reason
 
 
-def test_batched_sessions_equal_alone_and_join_mid_run(reasoner):
-    alone = []
+@pytest.fixture(scope="module")
+def alone(reasoner):
+    """Each run on its own (eager block attention): the oracle for batched runs."""
+    out = []
     for problem, kwargs in RUNS:
         session = reasoner.start(problem, **kwargs)
         session.result()
-        alone.append(tokens(session))
+        out.append(tokens(session))
+    return out
+
+
+def test_batched_sessions_equal_alone_and_join_mid_run(reasoner, alone):
     engine = Engine(reasoner, capacity=40_000)
     batched = []
     for problem, kwargs in RUNS:  # a new session joins every 3 steps while the others run
@@ -42,6 +48,26 @@ def test_batched_sessions_equal_alone_and_join_mid_run(reasoner):
     engine.run()
     assert [tokens(s) for s in batched] == alone
     assert max(engine.batch_sizes) == len(RUNS)
+    _check_freed(engine, batched)
+
+
+def test_static_decode_batched_equals_eager_alone(reasoner, alone):
+    """The static-shape decode path (what CUDA graphs replay) over a shared arena: every row scores
+    the whole extent, other sessions' slots masked out; tokens equal the eager single-session run."""
+    static = AsyncReasoner(reasoner.model, reasoner.tokenizer, decode="static")
+    engine = Engine(static, capacity=40_000)
+    batched = []
+    for problem, kwargs in RUNS:
+        batched.append(engine.submit(problem, **kwargs))
+        for _ in range(3):
+            engine.step()
+    engine.run()
+    assert [tokens(s) for s in batched] == alone
+    assert engine.runner.static.steps >= 25  # the decode steps; prefill steps ran eagerly
+    _check_freed(engine, batched)
+
+
+def _check_freed(engine, batched):
     assert engine.runner.table.free_slots == engine.runner.table.capacity  # every block was given back
     for session in batched:  # views stay readable after the blocks were freed
         assert session.view("writer")

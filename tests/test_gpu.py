@@ -1,4 +1,5 @@
-"""GPU checks (skipped without CUDA): bf16/fp16 block attention against the materialised oracle.
+"""GPU checks (skipped without CUDA): bf16/fp16 attention against the materialised oracle, eager
+block attention and the CUDA-graph decode path (static arena attention, graphs.py).
 
 Tolerance: the reference itself, run in the same low precision, differs from its float32
 version by some amount e; block attention must stay within 2 e + 0.02 of it, i.e. its error
@@ -16,15 +17,19 @@ from asyncthink.random_models import tiny_model
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs an NVIDIA GPU")
 
 
+@pytest.mark.parametrize("decode", ["eager", "graphs"])
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("arch", ["qwen3", "llama"])
-def test_low_precision_block_attention_matches_oracle(arch, dtype):
+def test_low_precision_attention_matches_oracle(arch, dtype, decode):
     model, tokenizer = tiny_model(arch)
     model = model.to("cuda", dtype)
     reference32 = tiny_model(arch)[0].to("cuda")
-    session = AsyncReasoner(model, tokenizer).start("Add 17 and 25.", budget=40, check_every=5)
+    session = AsyncReasoner(model, tokenizer, decode=decode).start("Add 17 and 25.", budget=40, check_every=5)
+    decoder = session.runner.static
     recorder = StepRecorder(session, max_steps=40)
     session.result()
+    if decode == "graphs":
+        assert decoder.replays >= 10, "the decode steps should replay CUDA graphs"
     for plan, logits, keys, values in recorder.records:
         oracle = materialised_logits(model, plan, keys, values)
         oracle32 = materialised_logits(reference32, plan, keys.float(), values.float())
@@ -32,10 +37,11 @@ def test_low_precision_block_attention_matches_oracle(arch, dtype):
         assert float((logits - oracle).abs().max()) <= 2 * rounding + 0.02
 
 
-def test_thinker_matches_generate_on_gpu():
+@pytest.mark.parametrize("decode", ["eager", "graphs"])
+def test_thinker_matches_generate_on_gpu(decode):
     model, tokenizer = tiny_model("qwen3")
     model = model.to("cuda", torch.float32)
-    reasoner = AsyncReasoner(model, tokenizer)
+    reasoner = AsyncReasoner(model, tokenizer, decode=decode)
     session = reasoner.start("What is 12 times 13?", budget=120, check_every=7)
     session.result()
     view = session.view("thinker")

@@ -4,7 +4,9 @@ At each context C, the wall time of one step (median of `repeats` after `warmup`
 `torch.inference_mode`, the device synchronised) of:
 
   (a)  asyncthink: `Runner.run([thinker 1 token -> "thoughts", writer 1 token -> "answer"])`
-       over the "independent" layout's blocks, block lengths summing to C (synthetic.py);
+       over the "independent" layout's blocks, block lengths summing to C (synthetic.py),
+       with the runner's default decode path (CUDA graphs on CUDA, eager block attention on CPU);
+  (a') on CUDA, for information: the same step with eager block attention;
   (b)  one HF single-stream decode step of the same model with its stock SDPA attention and
        a `StaticCache` of exactly C + 1 slots (preallocated; the most favourable size for HF);
   (b') the same with a `DynamicCache` (concatenates the whole cache every step), for information;
@@ -29,6 +31,7 @@ from .conditions import loadavg
 from .synthetic import (
     async_step,
     block_sizes,
+    eager_twin,
     hf_step,
     make_async_runner,
     make_hf_cache,
@@ -37,15 +40,17 @@ from .synthetic import (
 from .table import fmt, render
 from .timing import time_interleaved
 
-METHODS = ("asyncthink", "hf_static", "hf_dynamic", "naive")
+METHODS = ("asyncthink", "asyncthink_eager", "hf_static", "hf_dynamic", "naive")
 LABELS = {
     "asyncthink": "(a) ms",
+    "asyncthink_eager": "(a') ms eager",
     "hf_static": "(b) ms StaticCache",
     "hf_dynamic": "(b') ms DynamicCache",
     "naive": "(c) ms",
 }
 DESCRIPTION = {
     "asyncthink_step": "Runner.run: thinker 1 token -> thoughts, writer 1 token -> answer (2 rows, one forward)",
+    "asyncthink_eager": "the same step with eager block attention (measured on CUDA, where (a) replays CUDA graphs)",
     "hf_attention": "sdpa (stock; the model called without the asyncthink keyword)",
     "hf_static_cache": "transformers StaticCache, max_cache_len = context + 1 (no padding read)",
     "hf_dynamic_cache": "transformers DynamicCache (torch.cat of the whole cache each step), cropped back each repeat",
@@ -71,20 +76,22 @@ def _groups(methods, sequential: bool) -> list[list[str]]:
     """Methods timed together: (a), (b), (c) round-robin on live states; (b') always alone."""
     if sequential:
         return [[m] for m in METHODS if m in methods]
-    together = [m for m in ("asyncthink", "hf_static", "naive") if m in methods]
+    together = [m for m in ("asyncthink", "asyncthink_eager", "hf_static", "naive") if m in methods]
     return [g for g in [together] + [[m] for m in METHODS if m in methods and m not in together] if g]
 
 
-def measure_steps(model, contexts, repeats: int = 5, warmup: int = 2, *, methods=METHODS, sequential: bool = False,
+def measure_steps(model, contexts, repeats: int = 5, warmup: int = 2, *, methods=None, sequential: bool = False,
                   seed: int = 0, log=lambda msg: None) -> dict[str, Any]:
     """Per-step times (ms) at each context. Returns {"description", "schedule", "rows"}; each row has
     "context", "blocks", per method: <method> (median ms), <method>_min, <method>_samples, and the
     ratios async_over_hf_static, async_over_hf_dynamic, naive_over_async (of medians), *_min (of
     the fastest repeats), *_paired (median of per-round ratios, interleaved only)."""
+    device = next(model.parameters()).device
+    if methods is None:  # (a') differs from (a) only where (a) replays CUDA graphs
+        methods = [m for m in METHODS if m != "asyncthink_eager" or device.type == "cuda"]
     unknown = set(methods) - set(METHODS)
     if unknown:
         raise ValueError(f"unknown methods {sorted(unknown)}; known: {', '.join(METHODS)}")
-    device = next(model.parameters()).device
     token, rows = 1, []
     with torch.inference_mode():
         for context in contexts:
@@ -103,7 +110,8 @@ def measure_steps(model, contexts, repeats: int = 5, warmup: int = 2, *, methods
                         if runner is None:
                             runner = make_async_runner(model, context, seed)
                             states.append(runner)
-                        steps[method] = async_step(runner if method == "asyncthink" else naive_twin(runner), token)
+                        twin = {"asyncthink": runner, "asyncthink_eager": eager_twin(runner), "naive": naive_twin(runner)}
+                        steps[method] = async_step(twin[method], token)
                 for method, times in time_interleaved(steps, repeats, warmup, device).items():
                     row[method], row[f"{method}_samples"], row[f"{method}_min"] = statistics.median(times), times, min(times)
                     log(f"step: context {context}: {method} {row[method]:.1f} ms")
@@ -130,17 +138,19 @@ def measure_steps(model, contexts, repeats: int = 5, warmup: int = 2, *, methods
 
 def format_steps(section: dict[str, Any]) -> list[str]:
     d = section["description"]
+    shown = [k for k in METHODS if any(row[k] is not None for row in section["rows"])]
     lines = [
         f"Step time: {d['statistic']} of {section['repeats']} after {section['warmup']} warm-up steps",
         f"(a)  {d['asyncthink_step']}",
         f"(b)  HF decode step (1 row), {d['hf_attention']}; cache: {d['hf_static_cache']}",
         f"(b') HF decode step, {d['hf_dynamic_cache']} (for information)",
         f"(c)  {d['naive_step']}",
+        *([f"(a') {d['asyncthink_eager']}"] if "asyncthink_eager" in shown else []),
         f"fill: {d['fill']}; schedule: {section['schedule']}",
         "",
     ]
-    header = ["context"] + [LABELS[k] for k in METHODS] + ["(a)/(b)", "(c)/(a)"]
-    table = [header] + [[str(row["context"])] + [fmt(row[k], ".1f") for k in METHODS]
+    header = ["context"] + [LABELS[k] for k in shown] + ["(a)/(b)", "(c)/(a)"]
+    table = [header] + [[str(row["context"])] + [fmt(row[k], ".1f") for k in shown]
                         + [fmt(row["async_over_hf_static"], ".2f"), fmt(row["naive_over_async"], ".2f")]
                         for row in section["rows"]]
     lines += render(table)

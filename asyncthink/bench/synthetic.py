@@ -70,7 +70,14 @@ def make_async_runner(model, context: int, seed: int = 0, naive: bool = False, t
 def naive_twin(runner: Runner) -> Runner:
     """A Runner with naive_attention=True over the same block table and arena (no copy)."""
     twin = copy.copy(runner)
-    twin.naive_attention = True
+    twin.naive_attention, twin.static = True, None
+    return twin
+
+
+def eager_twin(runner: Runner) -> Runner:
+    """A Runner using eager block attention for every step, over the same block table and arena."""
+    twin = copy.copy(runner)
+    twin.static = None
     return twin
 
 

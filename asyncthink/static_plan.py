@@ -1,0 +1,102 @@
+"""Static-shape step descriptors: a StepPlan padded to fixed sizes, as one flat list of ints.
+
+Plain Python, no tensors. The decode fast path (arena_attention.py, graphs.py) runs every
+step of the same padded shape with the same tensor shapes, so a CUDA graph captured once
+replays for every later step of that shape. What changes from step to step is only data:
+
+    rows     R  (power of two)   input id, local position, arena slot, valid flag per row
+    blocks   NB (power of two)   arena start and length of each block some row sees
+    views    V  (fixed)          per row: up to V (block index, rotation delta, visible end)
+    extent   E  (power of two)   arena slots [0, E) scored by every row
+
+`logit_rows` lists the rows whose logits are wanted (padded with 0; the first `wanted` count).
+Padding rows feed token 0 at position 0 into the arena's sink slot (owned by no block, so no
+real row ever sees it); padding view entries name block -2, which matches no slot.
+
+Flat layout of `PaddedStep.ints` (all int64 on the device):
+
+    [ input_ids R | positions R | slots R | valid R | logit_rows R | block_start NB | block_length NB |
+      row_block R*V | row_delta R*V | row_end R*V ]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .plan import StepPlan
+
+NO_BLOCK = -2  # a padding view entry: matches no arena slot (slots outside every block are -1)
+
+
+def bucket(n: int, minimum: int = 1) -> int:
+    """Smallest power of two >= max(n, minimum)."""
+    size = minimum
+    while size < n:
+        size *= 2
+    return size
+
+
+@dataclass(frozen=True)
+class StaticShape:
+    rows: int
+    blocks: int
+    views: int
+    extent: int
+
+    def fields(self) -> dict[str, tuple[int, int]]:
+        """Field name -> (offset, length) in the flat int buffer."""
+        r, nb, rv = self.rows, self.blocks, self.rows * self.views
+        sizes = {"input_ids": r, "positions": r, "slots": r, "valid": r, "logit_rows": r, "block_start": nb, "block_length": nb,
+                 "row_block": rv, "row_delta": rv, "row_end": rv}
+        out, at = {}, 0
+        for name, size in sizes.items():
+            out[name] = (at, size)
+            at += size
+        return out
+
+    @property
+    def size(self) -> int:
+        return sum(n for _, n in self.fields().values())
+
+
+@dataclass
+class PaddedStep:
+    shape: StaticShape
+    ints: list[int]
+    wanted: int  # rows whose logits the step returns: the first `wanted` entries of logit_rows
+
+
+def static_shape(plan: StepPlan, views: int, arena_slots: int, max_rows: int, min_extent: int = 256) -> StaticShape | None:
+    """The padded shape for `plan`, or None when it does not fit the fast path (too many rows,
+    a row seeing more than `views` blocks): such steps (prefill) run eagerly."""
+    if plan.rows > max_rows:
+        return None
+    per_row = [0] * plan.rows
+    for block in plan.blocks:
+        for r, end in enumerate(block.visible_end):
+            per_row[r] += end > 0
+    if max(per_row, default=0) > views:
+        return None
+    used = max([b.start + b.length for b in plan.blocks] + [s + 1 for s in plan.slots])
+    extent = min(bucket(used, min_extent), arena_slots)
+    return StaticShape(bucket(plan.rows), bucket(len(plan.blocks), 8), views, extent)
+
+
+def pad_plan(plan: StepPlan, shape: StaticShape, sink_slot: int) -> PaddedStep:
+    r_pad = shape.rows - plan.rows
+    logit_rows = plan.logit_rows
+    nb_pad = shape.blocks - len(plan.blocks)
+    ints = [*plan.input_ids, *[0] * r_pad, *plan.positions, *[0] * r_pad, *plan.slots, *[sink_slot] * r_pad,
+            *[1] * plan.rows, *[0] * r_pad, *logit_rows, *[0] * (shape.rows - len(logit_rows)),
+            *[b.start for b in plan.blocks], *[0] * nb_pad, *[b.length for b in plan.blocks], *[0] * nb_pad]
+    row_block, row_delta, row_end = [], [], []
+    for r in range(shape.rows):
+        seen = [(i, b.delta[r], b.visible_end[r]) for i, b in enumerate(plan.blocks)
+                if r < plan.rows and b.visible_end[r] > 0]
+        seen += [(NO_BLOCK, 0, 0)] * (shape.views - len(seen))
+        for i, delta, end in seen:
+            row_block.append(i)
+            row_delta.append(delta)
+            row_end.append(end)
+    ints += row_block + row_delta + row_end
+    return PaddedStep(shape, ints, len(logit_rows))
