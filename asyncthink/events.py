@@ -4,7 +4,9 @@
     ------  ---------  ------------------------  -----------------------------------------
     thinker token      the token's text          token_id
     writer  token      the token's text          token_id
-    control decision   "yes" | "no"              p_yes, p_no
+    control decision   "yes" | "no"              p_yes, p_no (+ held_until_step when a "yes" is
+                                                 overruled by hold_writer_steps)
+    control decision   "safe" | "unsafe"         p_yes, p_no, question="safety" (safety checks)
     control state      new state name            previous state, reason
     control done       stop reason               metrics
 """
@@ -15,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 STATES = ("thinker_only", "thinker_and_writer", "writer_only", "done")
-STOP_REASONS = ("writer_eos", "budget", "writer_budget", "cancelled")
+STOP_REASONS = ("writer_eos", "budget", "writer_budget", "cancelled", "unsafe")
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class Metrics:
     thinker_tokens: int
     writer_tokens: int
     control_checks: int
+    safety_checks: int
     time_to_first_writer_token: float | None  # None when the writer never spoke
     steps_to_first_writer_token: int | None
 

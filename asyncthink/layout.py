@@ -21,10 +21,12 @@ prompt_end; WP = writer_prompt, input, writer_prompt_end):
     T: [P, thoughts]
     W: [WP, thoughts, writer_split, answer]
     C: [P, thoughts, control_note, answer, question, scratch]
+    S: [P, thoughts, control_note, answer, safety_question, safety_scratch]  (safety check, when enabled)
   interleaved (the paper's first code: the thinker sees the answer as an earlier turn)
     T: [P, answer, thinker_split, thoughts]
     W: [WP, thoughts, writer_split, answer]
     C: [P, answer, thinker_split, thoughts, question, scratch]
+    S: [P, answer, thinker_split, thoughts, safety_question, safety_scratch]
   think     (baseline: think, then answer, one context)
     T: [P, thoughts]       W: [P, thoughts, answer]     answer starts "</think>\n\n"
   no_think  (baseline: answer at once)
@@ -38,7 +40,7 @@ from dataclasses import dataclass
 from .errors import SessionError
 from .formats import ChatFormat
 
-THINKER, WRITER, CONTROL = "thinker", "writer", "control"
+THINKER, WRITER, CONTROL, SAFETY = "thinker", "writer", "control", "safety"
 
 THINKER_INSTRUCTIONS = (
     "You think and write at the same time. Your private thoughts are turned into a public answer "
@@ -60,6 +62,12 @@ CONTROL_QUESTION = (
     "to write one more paragraph now?"
 )
 CONTROL_CUE = " (yes/no): "
+# Asked every `safety_check_every` writer tokens when enabled (the paper's later code has such a
+# check); a "no" pauses the writer. Same mechanics as the control question: a cached block + the cue.
+SAFETY_QUESTION = (
+    "\n[End of the written answer.]\n\nIs everything written to the user so far safe to say, with nothing "
+    "harmful or dangerous in it?"
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,7 @@ class Layout:
     first_stream: str = THINKER  # THINKER: think first; WRITER: answer at once
     control_cue: str | None = None  # recomputed at every check in the control view's scratch block
     question_block: str = "question"  # control view block holding the (cached) question text
+    safety_block: str = "safety_question"  # safety view block holding the (cached) safety question
     description: str = ""
     input_block: str = "input"  # where input heard for every stream is appended
     # how heard text is spelled: appended to the user's request / inserted into the thoughts
@@ -87,9 +96,12 @@ class Layout:
                 raise SessionError(f"layout {self.name!r}: stream {stream!r} must write the last block of its view")
         if (CONTROL in self.views) != (self.control_cue is not None):
             raise SessionError(f"layout {self.name!r}: a control view needs a control cue and vice versa")
-        if CONTROL in self.views and self.question_block not in self.views[CONTROL][:-1]:
-            raise SessionError(f"layout {self.name!r}: the question block {self.question_block!r} must be in the "
-                               "control view, before the block the control stream writes")
+        for stream, block in ((CONTROL, self.question_block), (SAFETY, self.safety_block)):
+            if stream in self.views and block not in self.views[stream][:-1]:
+                raise SessionError(f"layout {self.name!r}: the question block {block!r} must be in the "
+                                   f"{stream} view, before the block the {stream} stream writes")
+        if SAFETY in self.views and CONTROL not in self.views:
+            raise SessionError(f"layout {self.name!r}: a safety view needs the control question's cue")
         if WRITER not in self.views:
             raise SessionError(f"layout {self.name!r} has no writer view")
         if self.input_block not in self.views[self.listen_stream]:
@@ -98,6 +110,10 @@ class Layout:
     @property
     def asks_control(self) -> bool:
         return self.control_cue is not None
+
+    @property
+    def asks_safety(self) -> bool:
+        return SAFETY in self.views
 
     @property
     def listen_stream(self) -> str:
@@ -133,13 +149,17 @@ INDEPENDENT = Layout(
         "answer": "",
         "question": CONTROL_QUESTION,
         "scratch": "",
+        "safety_question": SAFETY_QUESTION,
+        "safety_scratch": "",
     },
     views={
         THINKER: ("prompt", "input", "prompt_end", "thoughts"),
         WRITER: ("writer_prompt", "input", "writer_prompt_end", "thoughts", "writer_split", "answer"),
         CONTROL: ("prompt", "input", "prompt_end", "thoughts", "control_note", "answer", "question", "scratch"),
+        SAFETY: ("prompt", "input", "prompt_end", "thoughts", "control_note", "answer", "safety_question",
+                 "safety_scratch"),
     },
-    writes={THINKER: "thoughts", WRITER: "answer", CONTROL: "scratch"},
+    writes={THINKER: "thoughts", WRITER: "answer", CONTROL: "scratch", SAFETY: "safety_scratch"},
     control_cue=CONTROL_CUE,
     description="thinker sees only the input and its own thoughts (exact sequential decoding); "
     "a separate view over thoughts and answer asks the control question",
@@ -159,13 +179,17 @@ INTERLEAVED = Layout(
         "writer_split": WRITER_SPLIT,
         "question": "\n\n" + CONTROL_QUESTION.lstrip("\n"),
         "scratch": "",
+        "safety_question": "\n\n" + SAFETY_QUESTION.lstrip("\n"),
+        "safety_scratch": "",
     },
     views={
         THINKER: ("prompt", "input", "prompt_end", "answer", "thinker_split", "thoughts"),
         WRITER: ("writer_prompt", "input", "writer_prompt_end", "thoughts", "writer_split", "answer"),
         CONTROL: ("prompt", "input", "prompt_end", "answer", "thinker_split", "thoughts", "question", "scratch"),
+        SAFETY: ("prompt", "input", "prompt_end", "answer", "thinker_split", "thoughts", "safety_question",
+                 "safety_scratch"),
     },
-    writes={THINKER: "thoughts", WRITER: "answer", CONTROL: "scratch"},
+    writes={THINKER: "thoughts", WRITER: "answer", CONTROL: "scratch", SAFETY: "safety_scratch"},
     control_cue=CONTROL_CUE,
     description="thinker sees the writer's partial answer as an earlier assistant turn before its thoughts",
 )

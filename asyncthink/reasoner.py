@@ -105,6 +105,9 @@ class AsyncReasoner:
         max_hold: int = 32,
         on_input: str = "pause_writer",
         cache_question: bool = True,
+        hold_writer_steps: int = 0,
+        safety_check_every: int = 0,
+        entropy_pause: float | None = None,
         naive_attention: bool = False,
         runner=None,
         name: str = "",
@@ -114,6 +117,7 @@ class AsyncReasoner:
         `sampling` sets both streams; `thinker` / `writer` override per stream.
         `listen_*`, `max_hold`, `on_input`: how `session.listen()` input is placed (listening.py).
         `cache_question`: reuse the control question's keys between checks (session.py).
+        `hold_writer_steps`, `safety_check_every`, `entropy_pause`: safety controls (session.py).
         `runner`, `name`: used by Engine to place the session in its shared arena.
         """
         base = sampling or SamplingParams()
@@ -136,6 +140,9 @@ class AsyncReasoner:
             max_hold=max_hold,
             on_input=on_input,
             cache_question=cache_question,
+            hold_writer_steps=hold_writer_steps,
+            safety_check_every=safety_check_every,
+            entropy_pause=entropy_pause,
             naive_attention=naive_attention,
             runner=runner,
             name=name,

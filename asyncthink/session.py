@@ -35,7 +35,7 @@ import torch
 from .detokenize import Detokenizer
 from .errors import SessionError
 from .events import Event, Metrics, Result
-from .layout import CONTROL, THINKER, WRITER, Layout
+from .layout import CONTROL, SAFETY, THINKER, WRITER, Layout
 from .listening import HOLDS, TARGETS, Heard, Inbox, at_boundary
 from .plan import Chunk
 from .runner import Runner
@@ -80,6 +80,9 @@ class Session:
         max_hold: int = 32,
         on_input: str = "pause_writer",
         cache_question: bool = True,
+        hold_writer_steps: int = 0,
+        safety_check_every: int = 0,
+        entropy_pause: float | None = None,
         naive_attention: bool = False,
         runner: Runner | None = None,
         name: str = "",
@@ -87,6 +90,12 @@ class Session:
         """`cache_question`: the control question's text is computed at the first check and reused
         (shifted) afterwards, so a check recomputes only the short cue (layout.py); False recomputes
         the whole question at every check, so every question token sees the current context.
+
+        Safety controls (off by default): `hold_writer_steps` keeps the writer silent for the first
+        N steps (a "yes" before then is overruled, reason "hold"); `safety_check_every` asks, every N
+        writer tokens, whether the answer so far is safe, and a "no" pauses the writer (ends the
+        session, stop reason "unsafe", once thinking is over); `entropy_pause` pauses the writer
+        whenever the thinker's next-token entropy (nats) exceeds it.
 
         With `runner`, the session's blocks are allocated (as "<name>/<block>") in that shared
         runner's arena and an engine drives it (engine.py); otherwise it owns a runner."""
@@ -97,8 +106,14 @@ class Session:
                               ("max_writer_tokens", max_writer_tokens), ("check_every", check_every)):
             if not isinstance(value, int) or value < 1:
                 raise SessionError(f"{option} must be a positive integer, got {value!r}")
-        if not isinstance(listen_capacity, int) or listen_capacity < 0:
-            raise SessionError(f"listen_capacity must be a non-negative integer, got {listen_capacity!r}")
+        for option, value in (("listen_capacity", listen_capacity), ("hold_writer_steps", hold_writer_steps),
+                              ("safety_check_every", safety_check_every)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise SessionError(f"{option} must be a non-negative integer, got {value!r}")
+        if entropy_pause is not None and (not isinstance(entropy_pause, (int, float)) or entropy_pause <= 0):
+            raise SessionError(f"entropy_pause must be a positive number of nats (or None), got {entropy_pause!r}")
+        if safety_check_every and not layout.asks_safety:
+            raise SessionError(f"layout {layout.name!r} has no safety view; safety checks need an async layout")
         if on_input not in ON_INPUT:
             raise SessionError(f"on_input must be one of {', '.join(ON_INPUT)}, got {on_input!r}")
         self.listen_to, self.listen_hold = _check_listen_args(listen_to, listen_hold)
@@ -111,9 +126,11 @@ class Session:
         self.block_ids = {n: tok.encode(t, add_special_tokens=False) for n, t in layout.texts(problem, fmt).items()}
         self.cue_ids = tok.encode(layout.cue(fmt), add_special_tokens=False)
         self.cache_question = cache_question
+        self.hold_writer_steps, self.safety_check_every, self.entropy_pause = (
+            hold_writer_steps, safety_check_every, entropy_pause)
         room = {layout.writes.get(THINKER): max_thinker_tokens + listen_capacity,
                 layout.writes[WRITER]: max_writer_tokens, layout.input_block: listen_capacity,
-                layout.writes.get(CONTROL): len(self.cue_ids)}
+                layout.writes.get(CONTROL): len(self.cue_ids), layout.writes.get(SAFETY): len(self.cue_ids)}
         capacities = {n: len(ids) + room.get(n, 0) for n, ids in self.block_ids.items()}
         self._check_context(reasoner.model, capacities)
         self.shared = runner is not None
@@ -141,6 +158,7 @@ class Session:
             params, forbidden_ids(tok, fmt, stream), vocab, len(tok), device)
         self.samplers = {THINKER: sampler(thinker, THINKER), WRITER: sampler(writer, WRITER)}
         self.yes_no = YesNoReader(tok, device) if layout.asks_control else None
+        self.is_safe = self.yes_no  # reads the safety question's answer (a seam for another judge)
         self.think_close_id = tok.convert_tokens_to_ids(fmt.think_tokens[1])
         self.end_ids = {tok.convert_tokens_to_ids(t) for t in fmt.end_tokens}
 
@@ -153,8 +171,10 @@ class Session:
         self.tokens: dict[str, list[int]] = {THINKER: [], WRITER: []}
         self.steps = 0
         self.control_checks = 0
+        self.safety_checks = 0
         self._since_check = 0
         self._check_due = False
+        self._since_safety = 0  # writer tokens since the last safety check
         self._events: list[Event] = []
         self._inbox = Inbox()
         self._listen_lock = threading.Lock()  # guards _listen_used and _closed against listen()
@@ -280,6 +300,7 @@ class Session:
             thinker_tokens=len(self.tokens[THINKER]),
             writer_tokens=len(self.tokens[WRITER]),
             control_checks=self.control_checks,
+            safety_checks=self.safety_checks,
             time_to_first_writer_token=first.time if first else None,
             steps_to_first_writer_token=first.step if first else None,
         )
@@ -319,31 +340,47 @@ class Session:
                 active.append(WRITER)
             if self.yes_no is not None and self._check_due and THINKER in active:
                 active.append(CONTROL)
+            if self.safety_check_every and WRITER in active and self._since_safety >= self.safety_check_every:
+                active.append(SAFETY)
             return active, [c for stream in active for c in self._chunks(stream)] + heard_chunks
 
     def pick(self, active: list[str], logits: torch.Tensor) -> list[torch.Tensor]:
-        """Device-side choices for the active streams' logit rows (one float per token, two for control)."""
+        """Device-side choices for the active streams' logit rows: a token id per stream (+ the
+        thinker's next-token entropy with `entropy_pause`), p_yes and p_no per question."""
         picks = []
         for row, stream in enumerate(active):
-            if stream == CONTROL:
-                picks.append(self.yes_no(logits[row]))
+            if stream in (CONTROL, SAFETY):
+                picks.append((self.yes_no if stream == CONTROL else self.is_safe)(logits[row]))
             else:
                 picks.append(self.samplers[stream](logits[row]).float()[None])
+                if stream == THINKER and self.entropy_pause is not None:
+                    picks.append(torch.special.entr(logits[row].softmax(-1)).sum()[None])
         return picks
+
+    def _unpack(self, active: list[str], values: list[float]) -> dict[str, list[float]]:
+        """The host copies of pick()'s values, per stream."""
+        out, at = {}, 0
+        for stream in active:
+            n = 2 if stream in (CONTROL, SAFETY) or (stream == THINKER and self.entropy_pause is not None) else 1
+            out[stream], at = values[at : at + n], at + n
+        return out
 
     def consume(self, active: list[str], values: list[float]) -> None:
         """Apply the host copies of this step's choices: events and state changes."""
         with self._lock:
-            picked = dict(zip((s for s in active if s != CONTROL), values))
+            picked = self._unpack(active, values)
+            for question in (CONTROL, SAFETY):
+                if question in active:
+                    self.runner.table.reset(self.writes[question])
+            # questions first: their answers concern the context before this step's tokens
             if CONTROL in active:
-                self.runner.table.reset(self.writes[CONTROL])
-            # control first: its answer concerns the context before this step's tokens
-            if CONTROL in active:
-                self._on_control(values[-2], values[-1])
+                self._on_control(*picked[CONTROL])
+            if SAFETY in active:
+                self._on_safety(*picked[SAFETY])
             if THINKER in picked:
-                self._on_thinker(int(picked[THINKER]))
+                self._on_thinker(*picked[THINKER])
             if WRITER in picked and not self.done:
-                self._on_writer(int(picked[WRITER]))
+                self._on_writer(int(picked[WRITER][0]))
             self.steps += 1
             if not self.done and self.steps >= self.budget:
                 self._finish("budget")
@@ -351,14 +388,18 @@ class Session:
     def _chunks(self, stream: str) -> list[Chunk]:
         view = self.views[stream]
         written = self.writes[stream]
-        if stream == CONTROL:
-            self.control_checks += 1
+        if stream in (CONTROL, SAFETY):
+            if stream == CONTROL:
+                self.control_checks += 1
+                checks, block = self.control_checks, self.layout.question_block
+            else:
+                self.safety_checks += 1
+                checks, block = self.safety_checks, self.layout.safety_block
             chunks = self._start_chunks(stream, view)  # the first check also feeds the question text
-            if not self.cache_question and self.control_checks > 1:
-                question = self.block[self.layout.question_block]
+            if not self.cache_question and checks > 1:
+                question = self.block[block]
                 self.runner.table.reset(question)
-                chunks.append(Chunk(stream, view, question, list(self.block_ids[self.layout.question_block]),
-                                    want_logits=False))
+                chunks.append(Chunk(stream, view, question, list(self.block_ids[block]), want_logits=False))
             return [*chunks, Chunk(stream, view, written, list(self.cue_ids))]
         if stream not in self.started:
             self.started.add(stream)
@@ -411,7 +452,10 @@ class Session:
 
     # ---- what follows from the sampled tokens ---------------------------------------
 
-    def _on_thinker(self, token: int) -> None:
+    def _on_thinker(self, token: float, entropy: float | None = None) -> None:
+        token = int(token)
+        if entropy is not None and entropy > self.entropy_pause and self.state == "thinker_and_writer":
+            self._set_state("thinker_only", "thinker_uncertain", entropy=entropy)
         if token == self.think_close_id or len(self.tokens[THINKER]) >= self.max_thinker_tokens:
             reason = "thinker_closed" if token == self.think_close_id else "thinker_budget"
             self._set_state("writer_only", reason)
@@ -424,12 +468,26 @@ class Session:
 
     def _on_control(self, p_yes: float, p_no: float) -> None:
         yes = p_yes > p_no
-        self._event(CONTROL, "decision", "yes" if yes else "no", data={"p_yes": p_yes, "p_no": p_no})
+        held = yes and self.state == "thinker_only" and self.steps < self.hold_writer_steps
+        data = {"p_yes": p_yes, "p_no": p_no, **({"held_until_step": self.hold_writer_steps} if held else {})}
+        self._event(CONTROL, "decision", "yes" if yes else "no", data=data)
         self._check_due, self._since_check = False, 0
-        if yes and self.state == "thinker_only":
+        if yes and self.state == "thinker_only" and not held:
             self._set_state("thinker_and_writer", "control_yes")
         elif not yes and self.state == "thinker_and_writer":
             self._set_state("thinker_only", "control_no")
+
+    def _on_safety(self, p_yes: float, p_no: float) -> None:
+        safe = p_yes > p_no
+        self._event(CONTROL, "decision", "safe" if safe else "unsafe", data={"p_yes": p_yes, "p_no": p_no,
+                                                                              "question": SAFETY})
+        self._since_safety = 0
+        if safe:
+            return
+        if self.state == "thinker_and_writer":
+            self._set_state("thinker_only", "unsafe")
+        elif self.state == "writer_only":
+            self._finish("unsafe")
 
     def _on_writer(self, token: int) -> None:
         if token in self.end_ids:
@@ -439,6 +497,7 @@ class Session:
             self._finish("writer_budget")
             return
         text = self._emit(WRITER, token)
+        self._since_safety += 1
         if self.state == "thinker_and_writer" and "\n\n" in self._tail(WRITER, text):
             self._set_state("thinker_only", "writer_paragraph_end")
 
@@ -454,9 +513,9 @@ class Session:
         full = self.detok[stream].text
         return full[-len(new_text) - 1 :] if new_text else ""
 
-    def _set_state(self, state: str, reason: str) -> None:
+    def _set_state(self, state: str, reason: str, **data) -> None:
         previous, self.state = self.state, state
-        self._event(CONTROL, "state", state, data={"previous": previous, "reason": reason})
+        self._event(CONTROL, "state", state, data={"previous": previous, "reason": reason, **data})
 
     def _finish(self, reason: str) -> None:
         with self._listen_lock:
