@@ -51,7 +51,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-MODEL, GENERATION, LISTENING, OUTPUT = "Model", "Generation", "Listening", "Output"
+MODEL, GENERATION, SAFETY, LISTENING, OUTPUT = "Model", "Generation", "Safety", "Listening", "Output"
 
 
 @dataclass
@@ -86,6 +86,14 @@ class SessionOptions:
                                        help="Keep the k most likely tokens; 0 is off.")] = 0
     seed: Annotated[Optional[int], typer.Option(rich_help_panel=GENERATION,
                                                 help="Sampling seed (with --temperature > 0).")] = None
+    hold_writer_steps: Annotated[int, typer.Option(min=0, rich_help_panel=SAFETY,
+                                                   help="Keep the writer silent for the first N steps.")] = 0
+    safety_check_every: Annotated[int, typer.Option(min=0, rich_help_panel=SAFETY,
+                                                    help="Ask every N answer tokens whether the answer so far is "
+                                                    "safe; 'no' pauses the writer (0: off).")] = 0
+    entropy_pause: Annotated[Optional[float], typer.Option(rich_help_panel=SAFETY,
+                                                           help="Pause the writer while the thinker's next-token "
+                                                           "entropy (nats) is above this.")] = None
 
     def check(self) -> None:
         """Checks that need no model: fail fast, before a load that can take a while."""
@@ -101,7 +109,8 @@ class SessionOptions:
     def start_kwargs(self) -> dict[str, Any]:
         return {"mode": self.mode, "layout": self.layout, "budget": self.budget,
                 "max_thinker_tokens": self.max_thinker_tokens, "max_writer_tokens": self.max_writer_tokens,
-                "check_every": self.check_every,
+                "check_every": self.check_every, "hold_writer_steps": self.hold_writer_steps,
+                "safety_check_every": self.safety_check_every, "entropy_pause": self.entropy_pause,
                 "sampling": SamplingParams(temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
                                            seed=self.seed)}
 
