@@ -6,7 +6,8 @@ At each context C, the wall time of one step (median of `repeats` after `warmup`
   (a)  asyncthink: `Runner.run([thinker 1 token -> "thoughts", writer 1 token -> "answer"])`
        over the "independent" layout's blocks, block lengths summing to C (synthetic.py),
        with the runner's default decode path (CUDA graphs on CUDA, eager block attention on CPU);
-  (a') on CUDA, for information: the same step with eager block attention;
+  (a') for information, the other path: on CUDA eager block attention, on CPU the static-shape
+       step that CUDA graphs replay, run eagerly (what `decode` chooses between);
   (b)  one HF single-stream decode step of the same model with its stock SDPA attention and
        a `StaticCache` of exactly C + 1 slots (preallocated; the most favourable size for HF);
   (b') the same with a `DynamicCache` (concatenates the whole cache every step), for information;
@@ -36,14 +37,16 @@ from .synthetic import (
     make_async_runner,
     make_hf_cache,
     naive_twin,
+    static_twin,
 )
 from .table import fmt, render
 from .timing import time_interleaved
 
-METHODS = ("asyncthink", "asyncthink_eager", "hf_static", "hf_dynamic", "naive")
+METHODS = ("asyncthink", "asyncthink_eager", "asyncthink_static", "hf_static", "hf_dynamic", "naive")
 LABELS = {
     "asyncthink": "(a) ms",
     "asyncthink_eager": "(a') ms eager",
+    "asyncthink_static": "(a') ms static",
     "hf_static": "(b) ms StaticCache",
     "hf_dynamic": "(b') ms DynamicCache",
     "naive": "(c) ms",
@@ -51,6 +54,7 @@ LABELS = {
 DESCRIPTION = {
     "asyncthink_step": "Runner.run: thinker 1 token -> thoughts, writer 1 token -> answer (2 rows, one forward)",
     "asyncthink_eager": "the same step with eager block attention (measured on CUDA, where (a) replays CUDA graphs)",
+    "asyncthink_static": "the same step through the static-shape arena attention, eagerly (measured on CPU)",
     "hf_attention": "sdpa (stock; the model called without the asyncthink keyword)",
     "hf_static_cache": "transformers StaticCache, max_cache_len = context + 1 (no padding read)",
     "hf_dynamic_cache": "transformers DynamicCache (torch.cat of the whole cache each step), cropped back each repeat",
@@ -76,7 +80,7 @@ def _groups(methods, sequential: bool) -> list[list[str]]:
     """Methods timed together: (a), (b), (c) round-robin on live states; (b') always alone."""
     if sequential:
         return [[m] for m in METHODS if m in methods]
-    together = [m for m in ("asyncthink", "asyncthink_eager", "hf_static", "naive") if m in methods]
+    together = [m for m in ("asyncthink", "asyncthink_eager", "asyncthink_static", "hf_static", "naive") if m in methods]
     return [g for g in [together] + [[m] for m in METHODS if m in methods and m not in together] if g]
 
 
@@ -87,8 +91,9 @@ def measure_steps(model, contexts, repeats: int = 5, warmup: int = 2, *, methods
     ratios async_over_hf_static, async_over_hf_dynamic, naive_over_async (of medians), *_min (of
     the fastest repeats), *_paired (median of per-round ratios, interleaved only)."""
     device = next(model.parameters()).device
-    if methods is None:  # (a') differs from (a) only where (a) replays CUDA graphs
-        methods = [m for m in METHODS if m != "asyncthink_eager" or device.type == "cuda"]
+    if methods is None:  # (a'): the decode path (a) does not use on this device
+        other = "asyncthink_eager" if device.type == "cuda" else "asyncthink_static"
+        methods = [m for m in METHODS if m in ("asyncthink", other) or not m.startswith("asyncthink")]
     unknown = set(methods) - set(METHODS)
     if unknown:
         raise ValueError(f"unknown methods {sorted(unknown)}; known: {', '.join(METHODS)}")
@@ -110,7 +115,8 @@ def measure_steps(model, contexts, repeats: int = 5, warmup: int = 2, *, methods
                         if runner is None:
                             runner = make_async_runner(model, context, seed)
                             states.append(runner)
-                        twin = {"asyncthink": runner, "asyncthink_eager": eager_twin(runner), "naive": naive_twin(runner)}
+                        twin = {"asyncthink": runner, "asyncthink_eager": eager_twin(runner),
+                                "asyncthink_static": static_twin(runner), "naive": naive_twin(runner)}
                         steps[method] = async_step(twin[method], token)
                 for method, times in time_interleaved(steps, repeats, warmup, device).items():
                     row[method], row[f"{method}_samples"], row[f"{method}_min"] = statistics.median(times), times, min(times)
@@ -145,7 +151,7 @@ def format_steps(section: dict[str, Any]) -> list[str]:
         f"(b)  HF decode step (1 row), {d['hf_attention']}; cache: {d['hf_static_cache']}",
         f"(b') HF decode step, {d['hf_dynamic_cache']} (for information)",
         f"(c)  {d['naive_step']}",
-        *([f"(a') {d['asyncthink_eager']}"] if "asyncthink_eager" in shown else []),
+        *[f"(a') {d[k]}" for k in ("asyncthink_eager", "asyncthink_static") if k in shown],
         f"fill: {d['fill']}; schedule: {section['schedule']}",
         "",
     ]

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from ..graphs import StaticDecoder
 from ..plan import Chunk
 from ..runner import Runner
 
@@ -71,6 +72,13 @@ def naive_twin(runner: Runner) -> Runner:
     """A Runner with naive_attention=True over the same block table and arena (no copy)."""
     twin = copy.copy(runner)
     twin.naive_attention, twin.static = True, None
+    return twin
+
+
+def static_twin(runner: Runner) -> Runner:
+    """A Runner running the static-shape step (without CUDA graphs) over the same table and arena."""
+    twin = copy.copy(runner)
+    twin.static = StaticDecoder(runner.model, runner.arena, runner.rotary, runner.table.capacity, cuda_graphs=False)
     return twin
 
 
