@@ -197,6 +197,11 @@ def run(
                                           "done event with the metrics.")] = False,
     plain: Annotated[bool, typer.Option("--plain", rich_help_panel=OUTPUT,
                                         help="Stream plain text even when stdout is a terminal.")] = False,
+    speak: Annotated[bool, typer.Option("--speak", rich_help_panel=OUTPUT,
+                                        help="Say the answer aloud as it is written (espeak-ng).")] = False,
+    speak_to: Annotated[str | None, typer.Option("--speak-to", metavar="WAV", rich_help_panel=OUTPUT,
+                                                    help="Write the spoken answer to a WAV file, with the silence "
+                                                    "before it and its stalls, as heard live (espeak-ng).")] = None,
 ) -> None:
     """Answer QUESTION, thinking and writing at the same time.
 
@@ -209,13 +214,18 @@ def run(
     with _user_errors():
         # checked before the model load, which can take a while
         opts.check_layout()
+        from .evaluation.speaker import SpeechTap
+
+        speech = SpeechTap(speak, speak_to)  # fails here when espeak-ng is missing
         with Console(stderr=True).status(f"loading {opts.model}") if live else nullcontext():
             reasoner = opts.load()
         session = reasoner.start(question, **opts.start_kwargs(), **listen.start_kwargs())
         output = JsonOutput() if as_json else LiveOutput() if live else PlainOutput()
         with output:
-            cancelled = _drive(session, output.add, schedule, output.note)
+            cancelled = _drive(session, speech.wrap(output.add), schedule, output.note)
         output.finish(session.result())
+        if spoken := speech.finish(session.result().events):
+            typer.echo(spoken, err=True)
     if cancelled:
         raise typer.Exit(130)
 
@@ -345,3 +355,11 @@ def _drive(session: Session, add: Callable[[Event], None], listen_after: Iterabl
         why = "the session was cancelled" if cancelled else f"the thinker wrote {thought} of the {n} tokens to wait for"
         note(f"warning: not heard: {text!r}: {why}")
     return cancelled
+
+
+# registered last: cli_eval imports this module lazily
+from .cli_eval import eval_command, merge_command, report_command
+
+app.command("eval")(eval_command)
+app.command("merge")(merge_command)
+app.command("report")(report_command)

@@ -1,0 +1,145 @@
+"""Result files: one JSON per (sample, configuration, repeat), written atomically; plans; merging shards.
+
+    OUT/<dataset>/plan.json                      settings + every expected result name (same for all ranks)
+    OUT/<dataset>/<config>/<sample id>[-r<k>].json   one sample's record, written as temp file + os.replace
+    OUT/<dataset>/results.jsonl                  the merge: every record in plan order, checked complete
+
+A file exists only once it is whole (os.replace is atomic), so a crash or kill loses at
+most the samples in flight, and a resumed run skips exactly the files that exist.
+Ranks of a data-parallel run (torchrun / accelerate launch set RANK and WORLD_SIZE, or
+--shard i/n) write into the same OUT (a shared disk) or into their own; `merge_runs`
+combines any number of such directories, refusing duplicates (the same result in two
+places with different content) and listing what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ..errors import AsyncThinkError
+
+PLAN = "plan.json"
+MERGED = "results.jsonl"
+
+
+class ResultsError(AsyncThinkError):
+    """An output directory that cannot be used (other settings, duplicates, unreadable files)."""
+
+
+def safe_name(sample_id: str) -> str:
+    """A file name for a sample id ("test/precalculus/807.json" -> "test_precalculus_807")."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", sample_id.removesuffix(".json")).strip("._") or "sample"
+    return name[:150]
+
+
+def result_name(config: str, sample_id: str, repeat: int, repeats: int) -> str:
+    suffix = f"-r{repeat}" if repeats > 1 else ""
+    return f"{config}/{safe_name(sample_id)}{suffix}.json"
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with temp.open("w", encoding="utf-8") as f:
+        json.dump(data, f, ensure_ascii=False)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temp, path)
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ResultsError(f"cannot read result file {path}: {exc}") from None
+
+
+def check_plan(dataset_dir: Path, plan: dict[str, Any]) -> None:
+    """Write the plan, or check that the one already there has the same settings (then take the new items)."""
+    path = dataset_dir / PLAN
+    if path.exists():
+        old = read_json(path)
+        if old.get("settings") != plan["settings"]:
+            changed = sorted(k for k in set(old.get("settings", {})) | set(plan["settings"])
+                             if old.get("settings", {}).get(k) != plan["settings"].get(k))
+            raise ResultsError(f"{dataset_dir} holds results made with other settings ({', '.join(changed)}); "
+                               "use another --out, or the same settings to resume")
+        if old.get("items") == plan["items"]:
+            return
+    write_json_atomic(path, plan)
+
+
+def done_names(dataset_dir: Path, names: Iterable[str]) -> set[str]:
+    """The names whose result file exists (complete by construction); stray temp files are removed."""
+    for temp in dataset_dir.glob("*/.*.tmp"):
+        temp.unlink(missing_ok=True)  # left by a killed run; its sample is redone
+    return {name for name in names if (dataset_dir / name).exists()}
+
+
+def merge_runs(sources: list[Path], out: Path, datasets: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Combine the result files of `sources` (run directories) into `out`/<dataset>/results.jsonl.
+
+    Per dataset: the plans must agree; a result present in two sources must be identical
+    (else it is a duplicate: two ranks did the same work differently); missing results are
+    listed in the returned summary {dataset: {"records", "missing", "duplicates"}}; the
+    merged file holds the records present, in plan order.
+    """
+    found = sorted({p.parent.name for s in sources for p in s.glob(f"*/{PLAN}")})
+    datasets = datasets or found
+    if not datasets:
+        raise ResultsError(f"no evaluation runs (no */{PLAN}) in {', '.join(map(str, sources))}")
+    summary = {}
+    for dataset in datasets:
+        plans = [(s, read_json(s / dataset / PLAN)) for s in sources if (s / dataset / PLAN).exists()]
+        if not plans:
+            raise ResultsError(f"no run of {dataset!r} in {', '.join(map(str, sources))}")
+        settings = plans[0][1]["settings"]
+        for source, plan in plans[1:]:
+            if plan["settings"] != settings:
+                raise ResultsError(f"{source / dataset} was run with other settings than {plans[0][0] / dataset}")
+        items = list(dict.fromkeys(name for _, plan in plans for name in plan["items"]))
+        records, duplicates, missing = [], [], []
+        for name in items:
+            copies = [s / dataset / name for s in sources if (s / dataset / name).exists()]
+            unique = {p.resolve() for p in copies}
+            contents = [read_json(p) for p in unique]
+            if not contents:
+                missing.append(name)
+                continue
+            if any(c != contents[0] for c in contents[1:]):
+                duplicates.append(name)
+            records.append(contents[0])
+        if duplicates:
+            raise ResultsError(f"{dataset}: {len(duplicates)} results differ between sources, e.g. {duplicates[0]} "
+                               "(the same sample was run twice: check the shards)")
+        target = out / dataset
+        if any(s.resolve() != out.resolve() for s in sources) or not (target / PLAN).exists():
+            write_json_atomic(target / PLAN, {**plans[0][1], "items": items})
+        temp = target / f".{MERGED}.{os.getpid()}.tmp"
+        temp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+        os.replace(temp, target / MERGED)
+        summary[dataset] = {"records": len(records), "missing": missing, "duplicates": duplicates}
+    return summary
+
+
+def load_records(run_dirs: list[Path]) -> list[dict[str, Any]]:
+    """Every record under the given run directories (result files, else a merged results.jsonl)."""
+    records = []
+    for run in run_dirs:
+        if not run.is_dir():
+            raise ResultsError(f"no such directory: {run}")
+        for dataset_dir in sorted(p.parent for p in run.glob(f"*/{PLAN}")):
+            files = sorted(dataset_dir.glob("*/*.json"))
+            if files:  # the result files are the truth; a merged file may predate a resumed run
+                records += [read_json(p) for p in files]
+            elif (dataset_dir / MERGED).exists():  # a merge made elsewhere: only the merged file came here
+                lines = (dataset_dir / MERGED).read_text(encoding="utf-8").splitlines()
+                records += [json.loads(line) for line in lines if line.strip()]
+    if not records:
+        raise ResultsError(f"no result files in {', '.join(map(str, run_dirs))}")
+    return records
