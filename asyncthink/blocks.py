@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import SessionError
+from .errors import ArenaFull, SessionError
 
 
 @dataclass
@@ -58,7 +58,7 @@ class BlockTable:
                 self._free[i : i + 1] = [(start + capacity, length - capacity)] if length > capacity else []
                 block = self.blocks[name] = Block(name, start, capacity)
                 return block
-        raise SessionError(
+        raise ArenaFull(
             f"the KV arena has no free run of {capacity} slots for block {name!r} ({self.free_slots} of "
             f"{self.capacity} slots free in {len(self._free)} runs); wait for running sessions to finish or "
             "give the engine a larger capacity"

@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -63,18 +63,18 @@ class SessionOptions:
                                        "(see `asyncthink models`).")] = DEFAULT_MODEL
     device: Annotated[str, typer.Option(rich_help_panel=MODEL, help="auto, cpu, cuda, cuda:1, ...")] = "auto"
     dtype: Annotated[str, typer.Option(rich_help_panel=MODEL, help="auto, float32, bfloat16 or float16.")] = "auto"
-    layers: Annotated[Optional[int], typer.Option(min=1, rich_help_panel=MODEL,
+    layers: Annotated[int | None, typer.Option(min=1, rich_help_panel=MODEL,
                                                   help="random: models only: number of hidden layers "
                                                   "(quick smoke tests).")] = None
     mode: Annotated[str, typer.Option(rich_help_panel=GENERATION,
                                       help="async (think and write at once), think (think, then answer) "
                                       "or no_think (answer at once).")] = "async"
-    layout: Annotated[Optional[str], typer.Option(show_default="independent", rich_help_panel=GENERATION,
+    layout: Annotated[str | None, typer.Option(show_default="independent", rich_help_panel=GENERATION,
                                                   help="independent or interleaved; async mode only.")] = None
     budget: Annotated[int, typer.Option(min=1, rich_help_panel=GENERATION, help="Maximum forward steps.")] = 4096
-    max_thinker_tokens: Annotated[Optional[int], typer.Option(min=1, show_default="budget", rich_help_panel=GENERATION,
+    max_thinker_tokens: Annotated[int | None, typer.Option(min=1, show_default="budget", rich_help_panel=GENERATION,
                                                               help="Cap on thought tokens.")] = None
-    max_writer_tokens: Annotated[Optional[int], typer.Option(min=1, show_default="budget", rich_help_panel=GENERATION,
+    max_writer_tokens: Annotated[int | None, typer.Option(min=1, show_default="budget", rich_help_panel=GENERATION,
                                                              help="Cap on answer tokens.")] = None
     check_every: Annotated[int, typer.Option(min=1, rich_help_panel=GENERATION,
                                              help="Ask whether to write every N thought tokens "
@@ -84,14 +84,14 @@ class SessionOptions:
     top_p: Annotated[float, typer.Option(rich_help_panel=GENERATION, help="Nucleus sampling threshold.")] = 1.0
     top_k: Annotated[int, typer.Option(rich_help_panel=GENERATION,
                                        help="Keep the k most likely tokens; 0 is off.")] = 0
-    seed: Annotated[Optional[int], typer.Option(rich_help_panel=GENERATION,
+    seed: Annotated[int | None, typer.Option(rich_help_panel=GENERATION,
                                                 help="Sampling seed (with --temperature > 0).")] = None
     hold_writer_steps: Annotated[int, typer.Option(min=0, rich_help_panel=SAFETY,
                                                    help="Keep the writer silent for the first N steps.")] = 0
     safety_check_every: Annotated[int, typer.Option(min=0, rich_help_panel=SAFETY,
                                                     help="Ask every N answer tokens whether the answer so far is "
                                                     "safe; 'no' pauses the writer (0: off).")] = 0
-    entropy_pause: Annotated[Optional[float], typer.Option(rich_help_panel=SAFETY,
+    entropy_pause: Annotated[float | None, typer.Option(rich_help_panel=SAFETY,
                                                            help="Pause the writer while the thinker's next-token "
                                                            "entropy (nats) is above this.")] = None
 
@@ -188,7 +188,7 @@ def run(
     question: Annotated[str, typer.Argument(metavar="QUESTION", help="The question or problem to answer.")],
     opts: SessionOptions,
     listen: ListenOptions,
-    listen_after: Annotated[Optional[list[str]], typer.Option(
+    listen_after: Annotated[list[str] | None, typer.Option(
         metavar="N:TEXT", rich_help_panel=LISTENING,
         help="Have the session hear TEXT once the thinker has written N tokens (0: from the start). "
         "Repeatable; applied in order of N.")] = None,
@@ -363,3 +363,9 @@ from .cli_eval import eval_command, merge_command, report_command
 app.command("eval")(eval_command)
 app.command("merge")(merge_command)
 app.command("report")(report_command)
+
+# the server (issue #5): registered last, like the commands above; cli_serve imports this module lazily
+from .cli_serve import bench_server, serve
+
+app.command("serve")(serve)
+app.command("bench-server", context_settings=_PASS_THROUGH, add_help_option=False)(bench_server)

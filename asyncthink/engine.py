@@ -9,20 +9,29 @@ Sessions join and leave between steps; a finished session's slots are reused by 
 one that asks. Per-session layouts, budgets, sampling and listening all stay per session:
 the engine only packs rows. The bookkeeping here is plain Python.
 
+A submit the arena cannot take *now* raises `ArenaFull` (a SessionError), so a caller such
+as the server can wait for room; one that could never fit, even in an empty arena, raises
+a plain SessionError. Step listeners (`add_step_listener`) are called after every step, from
+the stepping thread, so an asyncio server can wake its streams without a thread per client.
+
     one arena, shared:  [ s1/prompt | s1/thoughts ... | s2/prompt | s2/thoughts ... | free ... ]
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
+from collections.abc import Callable
 
 import torch
 
-from .errors import SessionError
+from .errors import ArenaFull, SessionError
 from .events import Event
 from .runner import Runner
 from .session import Session
+
+log = logging.getLogger(__name__)
 
 
 class Engine:
@@ -40,15 +49,24 @@ class Engine:
         self._work = threading.Condition()  # wakes the background loop when a session arrives
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._step_listeners: list[Callable[[], None]] = []
+        self.failure: BaseException | None = None  # set if a background step raised (a bug): nothing steps after it
 
     def submit(self, problem: str, **start_kwargs) -> Session:
         """Start a session inside the engine (same options as AsyncReasoner.start).
 
-        Raises SessionError when the arena has no room for its blocks right now."""
+        Raises ArenaFull when the arena has no room for its blocks right now, and a plain
+        SessionError when it never would (the session needs more than the whole arena)."""
         with self._lock:
             name = f"s{self._next_id}"
             self._next_id += 1
-            session = self.reasoner.start(problem, runner=self.runner, name=name, **start_kwargs)
+            try:
+                session = self.reasoner.start(problem, runner=self.runner, name=name, **start_kwargs)
+            except ArenaFull as exc:
+                if self.runner.table.free_slots < self.runner.table.capacity:
+                    raise
+                raise SessionError(f"the session can never fit in the engine's KV arena of {self.runner.table.capacity} "
+                                   f"slots ({exc}); lower its token budgets") from None
             self.sessions[name] = session
         with self._work:
             self._work.notify()
@@ -57,6 +75,21 @@ class Engine:
     @property
     def active(self) -> int:
         return len(self.sessions)
+
+    @property
+    def allocated_slots(self) -> int:
+        """KV slots reserved by live sessions (0 when idle: a finished session frees its blocks at once)."""
+        with self._lock:
+            return self.runner.table.capacity - self.runner.table.free_slots
+
+    @staticmethod
+    def new_events(session: Session, seen: int) -> list[Event]:
+        """The session's events after the first `seen`, without waiting (any thread)."""
+        return session._events[seen:]
+
+    def add_step_listener(self, listener: Callable[[], None]) -> None:
+        """Call `listener()` after every step, from the stepping thread; it must return quickly."""
+        self._step_listeners.append(listener)
 
     def step(self) -> dict[str, list[Event]]:
         """One forward pass for every live session; returns each session's new events."""
@@ -84,7 +117,9 @@ class Engine:
             events = {name: s._events[marks[name]:] for name, s in self.sessions.items()}
             for name in [n for n, s in self.sessions.items() if s.done]:
                 del self.sessions[name]  # its blocks were freed when it finished
-            return events
+        for listener in self._step_listeners:
+            listener()
+        return events
 
     def run(self) -> None:
         """Step until every submitted session is done."""
@@ -117,6 +152,13 @@ class Engine:
             with self._work:
                 self._work.wait_for(lambda: self.sessions or self._stop.is_set())
             if self.sessions:
-                self.step()
+                try:
+                    self.step()
+                except Exception as exc:  # a bug: record it for the callers to report, and stop stepping
+                    log.exception("engine step failed; the engine stops")
+                    self.failure = exc
+                    for listener in self._step_listeners:
+                        listener()
+                    return
             elif self._stop.is_set():
                 return

@@ -23,3 +23,7 @@ class ModelLoadError(AsyncThinkError):
 
 class SessionError(AsyncThinkError):
     """A session was used wrongly (bad mode or layout, finished session, context overflow)."""
+
+
+class ArenaFull(SessionError):
+    """The KV arena has no free run for a block right now; room comes back as sessions end."""

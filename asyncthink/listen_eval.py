@@ -70,7 +70,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .answers import answers_match, check_answer, extract_answer, extract_boxed, normalize_text, parse_number  # noqa: F401
+from .answers import (  # noqa: F401
+    answers_match,
+    check_answer,
+    extract_answer,
+    extract_boxed,
+    normalize_text,
+    parse_number,
+)
 from .errors import AsyncThinkError, SessionError
 from .layout import resolve_layout
 
@@ -191,7 +198,7 @@ def _pace(events) -> int:
 def _listen_room(reasoner, task: Task, session_kwargs: dict) -> int:
     """Listening room (tokens per target) that fits every later shard of the task."""
     layout = resolve_layout(session_kwargs.get("mode", "async"), session_kwargs.get("layout"))
-    encode = lambda s: len(reasoner.tokenizer.encode(s, add_special_tokens=False))  # noqa: E731
+    encode = lambda s: len(reasoner.tokenizer.encode(s, add_special_tokens=False))
     later = task.shards[1:]
     need = max(sum(encode(layout.heard_template.format(text=s)) for s in later),
                sum(encode(layout.input_template.format(text=s)) for s in later), 0)

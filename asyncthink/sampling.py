@@ -82,7 +82,7 @@ class YesNoReader:
     """Reads the control answer as yes-like vs no-like next-token probability mass."""
 
     def __init__(self, tokenizer, device):
-        first = lambda spellings: {tokenizer.encode(s, add_special_tokens=False)[0] for s in spellings}  # noqa: E731
+        first = lambda spellings: {tokenizer.encode(s, add_special_tokens=False)[0] for s in spellings}
         yes, no = first(YES_SPELLINGS), first(NO_SPELLINGS)
         both = yes & no
         yes, no = sorted(yes - both), sorted(no - both)

@@ -23,8 +23,7 @@ import torch
 from rich.console import Console
 from typer.testing import CliRunner
 
-import asyncthink.cli as cli
-from asyncthink import AsyncReasoner
+from asyncthink import AsyncReasoner, cli
 from asyncthink.cli import _drive, app
 from asyncthink.cli_chat import HELP, Chat, ChatJsonOutput, ChatOutput
 from asyncthink.cli_view import LivePanes

@@ -5,11 +5,11 @@ import threading
 import pytest
 import torch
 from oracle import StepRecorder
+from test_session import ids, scripted, states
 
 from asyncthink import AsyncReasoner, SessionError
 from asyncthink.random_models import tiny_model
 from asyncthink.sampling import forbidden_ids
-from test_session import ids, scripted, states
 
 PROBLEM = "Anna has 3 apples and buys 4 more. How many apples does she have?"
 

@@ -10,7 +10,12 @@ import threading
 import pytest
 import torch
 
-from asyncthink import AsyncReasoner, SamplingParams, SessionError, UnsupportedModelError
+from asyncthink import (
+    AsyncReasoner,
+    SamplingParams,
+    SessionError,
+    UnsupportedModelError,
+)
 from asyncthink.random_models import tiny_model
 
 
@@ -155,7 +160,7 @@ def test_think_and_no_think_baselines(reasoner):
 
 
 def test_sampling_is_seeded_and_top_k_1_is_greedy(reasoner):
-    run = lambda **kw: reasoner.solve("Count the apples.", budget=25, **kw).thoughts  # noqa: E731
+    run = lambda **kw: reasoner.solve("Count the apples.", budget=25, **kw).thoughts
     sampled = SamplingParams(temperature=1.0, top_p=0.9, seed=7)
     assert run(sampling=sampled) == run(sampling=sampled)
     assert run(sampling=SamplingParams(temperature=1.0, top_k=1, seed=3)) == run()

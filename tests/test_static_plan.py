@@ -34,7 +34,7 @@ def test_shape_buckets_and_limits():
 
 
 def test_pad_plan_fields():
-    plan, table = _plan()
+    plan, _ = _plan()
     shape = StaticShape(rows=8, blocks=8, views=4, extent=64)
     padded = pad_plan(plan, shape, sink_slot=50)
     assert len(padded.ints) == shape.size

@@ -51,7 +51,7 @@ def evaluate_targets(results: dict[str, Any], device_type: str) -> list[dict[str
 
 def run_all(reasoner: AsyncReasoner, spec: str, sections=SECTIONS, *, contexts=(512, 2048, 8192), repeats: int = 5,
             warmup: int = 2, sequential: bool = False, control_steps: int = 300, check_every: int = 20,
-            heard: int = 32, sessions=(1, 4, 8, 16), throughput_steps: int = 8, budget: int = 256,
+            heard: int = 32, sessions=(1, 4, 8, 16), throughput_steps: int = 16, budget: int = 256,
             threads: int | None = None, linears: str = "", log=lambda msg: None) -> dict[str, Any]:
     """Run the chosen sections on one loaded model; returns {"conditions", "sections", "targets"}."""
     unknown = set(sections) - set(SECTIONS)
@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--heard", type=int, default=32, help="listen: heard tokens made visible")
     p.add_argument("--sessions", type=lambda t: _int_list(t, 1, "sessions"), default=(1, 4, 8, 16),
                    help="throughput: session counts")
-    p.add_argument("--throughput-steps", type=int, default=8, help="throughput: timed engine steps")
+    p.add_argument("--throughput-steps", type=int, default=16, help="throughput: timed engine steps")
     p.add_argument("--budget", type=int, default=256, help="throughput: step budget per session")
     p.add_argument("--json", metavar="PATH", default=None, help="also write the results as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")

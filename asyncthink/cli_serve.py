@@ -1,0 +1,84 @@
+"""`asyncthink serve` (the HTTP/WebSocket server) and `asyncthink bench-server` (its load benchmark).
+
+    serve: options ─▶ the model, loaded once ─▶ create_app (server/app.py) ─▶ uvicorn on --host:--port
+
+Binds 127.0.0.1 unless told otherwise; the API key comes from --api-key or ASYNCTHINK_API_KEY.
+User errors (a model that cannot load, ...) print one line (cli._user_errors).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .reasoner import DEFAULT_MODEL
+
+MODEL, LIMITS, API = "Model", "Limits", "API"
+
+
+def serve(
+    model: Annotated[str, typer.Option("--model", "-m", rich_help_panel=MODEL,
+                                       help="Hub name, local path, or random:<hub name>.")] = DEFAULT_MODEL,
+    device: Annotated[str, typer.Option(rich_help_panel=MODEL, help="auto, cpu, cuda, cuda:1, ...")] = "auto",
+    dtype: Annotated[str, typer.Option(rich_help_panel=MODEL, help="auto, float32, bfloat16 or float16.")] = "auto",
+    layers: Annotated[int | None, typer.Option(min=1, rich_help_panel=MODEL,
+                                                  help="random: models only: number of hidden layers.")] = None,
+    served_model_name: Annotated[str | None, typer.Option(rich_help_panel=MODEL, show_default="--model",
+                                                             help="The model id clients send and /v1/models "
+                                                             "lists.")] = None,
+    host: Annotated[str, typer.Option(rich_help_panel=API, help="Address to bind; 0.0.0.0 exposes the "
+                                      "server to the network.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, rich_help_panel=API)] = 8000,
+    api_key: Annotated[str | None, typer.Option(envvar="ASYNCTHINK_API_KEY", rich_help_panel=API,
+                                                   show_default="none: no auth",
+                                                   help="Require `Authorization: Bearer KEY`.")] = None,
+    reasoning_field: Annotated[str, typer.Option(rich_help_panel=API,
+                                                 help="Where thinker text goes in chunks and messages: reasoning, "
+                                                 "reasoning_content, both or none (per request: "
+                                                 "reasoning_field).")] = "both",
+    capacity: Annotated[int, typer.Option(min=1, rich_help_panel=LIMITS,
+                                          help="KV slots shared by all running sessions (allocated at "
+                                          "start; the size in GiB is printed).")] = 16384,
+    max_waiting: Annotated[int, typer.Option(min=0, rich_help_panel=LIMITS,
+                                             help="Requests that may wait for KV room; more get 429.")] = 64,
+    queue_timeout: Annotated[float, typer.Option(min=0, rich_help_panel=LIMITS,
+                                                 help="Seconds a request may wait for KV room; then 503.")] = 30.0,
+    max_body_bytes: Annotated[int, typer.Option(min=1024, rich_help_panel=LIMITS,
+                                                help="Largest request body / WebSocket message.")] = 1 << 20,
+    default_max_tokens: Annotated[int, typer.Option(min=1, rich_help_panel=LIMITS,
+                                                    help="Forward steps when a request sets no max_tokens.")] = 512,
+    listen_capacity: Annotated[int, typer.Option(min=0, rich_help_panel=LIMITS,
+                                                 help="Tokens reserved per session for heard input.")] = 256,
+) -> None:
+    """Serve the model over HTTP: OpenAI-compatible /v1/chat/completions and a duplex WebSocket /v1/realtime."""
+    from .cli import _load, _user_errors
+    from .random_models import is_random_spec
+    from .reasoner import resolve_device
+
+    if reasoning_field not in ("reasoning", "reasoning_content", "both", "none"):
+        raise typer.BadParameter("choose reasoning, reasoning_content, both or none", param_hint="'--reasoning-field'")
+    if layers is not None and not is_random_spec(model):
+        raise typer.BadParameter(f"only applies to random: models, not {model!r}", param_hint="'--layers'")
+    with _user_errors():
+        import uvicorn
+
+        from .server import ServerConfig, create_app, uvicorn_config
+        from .server.state import kv_arena_bytes
+
+        reasoner = _load(model, device, dtype, layers)
+        config = ServerConfig(model_name=served_model_name or model, api_key=api_key, capacity=capacity,
+                              max_waiting=max_waiting, queue_timeout=queue_timeout, max_body_bytes=max_body_bytes,
+                              default_max_tokens=default_max_tokens, reasoning_field=reasoning_field,
+                              listen_capacity=listen_capacity)
+        gib = kv_arena_bytes(reasoner.model, capacity) / 2**30
+        typer.echo(f"serving {config.model_name} ({resolve_device(device)}; auth {'on' if api_key else 'off'}; "
+                   f"KV arena {capacity} slots = {gib:.2f} GiB); uvicorn prints the address", err=True)
+        uvicorn.Server(uvicorn_config(create_app(reasoner, config), config, host, port)).run()
+
+
+def bench_server(ctx: typer.Context) -> None:
+    """Load benchmark: N concurrent streaming clients against the server for a fixed time (--help for options)."""
+    from .bench_server import main
+
+    raise typer.Exit(main(ctx.args))
