@@ -8,7 +8,9 @@ or targets a running one with --url. Each client sends streaming chat completion
 over; requests still running then may finish within --grace seconds, after which they are
 abandoned (disconnected) and counted as unfinished. Reported: requests completed, time to the
 first writer token (answer text) and to the first token of either stream, measured by the
-client from sending the request, p50/p95; tokens per second (thinker + writer tokens of the
+client from sending the request, p50/p95; the longest gap between two tokens of one response
+after its first (a stall: other requests' prefill shares the forward passes), p50/p95;
+tokens per second (thinker + writer tokens of the
 completed requests, from their usage, over the wall time); sessions per forward pass, from the
 server's /health.
 """
@@ -36,7 +38,8 @@ async def _one_request(http: httpx.AsyncClient, url: str, model: str, question: 
     body = {"model": model, "messages": [{"role": "user", "content": question}], **options,
             "stream": True, "stream_options": {"include_usage": True}}
     sent = time.perf_counter()
-    first_token = first_writer = None
+    first_token = first_writer = last = None
+    longest_gap = 0.0
     usage = None
     async with http.stream("POST", f"{url}/v1/chat/completions", json=body) as response:
         if response.status_code != 200:
@@ -49,12 +52,16 @@ async def _one_request(http: httpx.AsyncClient, url: str, model: str, question: 
                 usage = chunk["usage"]
             delta = chunk["choices"][0]["delta"] if chunk.get("choices") else {}
             now = time.perf_counter() - sent
+            if delta.get("content") or delta.get("reasoning"):
+                if last is not None:
+                    longest_gap = max(longest_gap, now - last)
+                last = now
             if first_token is None and (delta.get("content") or delta.get("reasoning")):
                 first_token = now
             if first_writer is None and delta.get("content"):
                 first_writer = now
     return {"status": 200, "first_token": first_token, "first_writer": first_writer, "usage": usage,
-            "seconds": time.perf_counter() - sent}
+            "longest_gap": longest_gap, "seconds": time.perf_counter() - sent}
 
 
 async def _load(url: str, model: str, clients: int, duration: float, grace: float, options: dict,
@@ -94,6 +101,8 @@ def _summary(results: list[dict], wall: float, batch_sizes: dict[str, int]) -> d
         "requests_with_writer_text": len(ttft_writer),
         "ttft_writer_p50_s": _percentile(ttft_writer, 0.5), "ttft_writer_p95_s": _percentile(ttft_writer, 0.95),
         "ttft_any_p50_s": _percentile(ttft_any, 0.5), "ttft_any_p95_s": _percentile(ttft_any, 0.95),
+        "longest_gap_p50_s": _percentile([r["longest_gap"] for r in done], 0.5),
+        "longest_gap_p95_s": _percentile([r["longest_gap"] for r in done], 0.95),
         "tokens": tokens, "tokens_per_s": tokens / wall, "writer_tokens_per_s": writer_tokens / wall,
         "mean_request_s": statistics.fmean(r["seconds"] for r in done) if done else None,
         "sessions_per_forward": (sum(int(k) * v for k, v in batch_sizes.items()) / passes) if passes else None,
@@ -128,6 +137,8 @@ def main(argv=None) -> int:
     p.add_argument("--max-thinker-tokens", type=int, default=32,
                    help="the writer goes on alone after this many thought tokens (random weights rarely say yes)")
     p.add_argument("--capacity", type=int, default=16384, help="KV slots of the in-process server")
+    p.add_argument("--prefill-chunk", type=int, default=256,
+                   help="prompt tokens per forward pass in the in-process server (0: whole prompts)")
     p.add_argument("--json", default=None, help="also write the figures to this file")
     args = p.parse_args(argv)
 
@@ -148,9 +159,11 @@ def main(argv=None) -> int:
         reasoner = AsyncReasoner.from_pretrained(args.model, device="cpu", dtype="float32", **overrides)
         c = reasoner.model.config
         model = args.model
-        config = ServerConfig(model_name=model, max_waiting=4 * args.clients, capacity=args.capacity)
+        config = ServerConfig(model_name=model, max_waiting=4 * args.clients, capacity=args.capacity,
+                              prefill_chunk=args.prefill_chunk or None)
         conditions = (f"in-process server on 127.0.0.1, {model} (layers {c.num_hidden_layers}, hidden {c.hidden_size}), "
-                      f"float32, cpu, {args.threads} torch threads, {_cpu_name()}, KV capacity {args.capacity} slots; "
+                      f"float32, cpu, {args.threads} torch threads, {_cpu_name()}, KV capacity {args.capacity} slots, "
+                      f"prefill chunk {args.prefill_chunk or 'off'}; "
                       f"torch {torch.__version__}, transformers {transformers.__version__}")
         with serve_in_thread(create_app(reasoner, config), config) as url:
             summary = _run(args, url, model)
@@ -164,6 +177,8 @@ def main(argv=None) -> int:
           f"{_fmt(summary['ttft_writer_p95_s'])} s ({summary['requests_with_writer_text']} requests with answer text)")
     print(f"time to first token (either stream): p50 {_fmt(summary['ttft_any_p50_s'])} s, p95 "
           f"{_fmt(summary['ttft_any_p95_s'])} s")
+    print(f"longest gap between tokens of one response: p50 {_fmt(summary['longest_gap_p50_s'])} s, p95 "
+          f"{_fmt(summary['longest_gap_p95_s'])} s")
     print(f"tokens/s (thinker + writer): {summary['tokens_per_s']:.1f}; writer tokens/s: "
           f"{summary['writer_tokens_per_s']:.1f}; sessions per forward pass: {_fmt(summary['sessions_per_forward'])}")
     if summary["first_error"]:

@@ -50,6 +50,9 @@ def serve(
                                                     help="Forward steps when a request sets no max_tokens.")] = 512,
     listen_capacity: Annotated[int, typer.Option(min=0, rich_help_panel=LIMITS,
                                                  help="Tokens reserved per session for heard input.")] = 256,
+    prefill_chunk: Annotated[int, typer.Option(min=0, rich_help_panel=LIMITS,
+                                               help="Prompt tokens per forward pass (chunked prefill), so a new "
+                                               "request stalls running streams briefly; 0: whole prompts.")] = 256,
 ) -> None:
     """Serve the model over HTTP: OpenAI-compatible /v1/chat/completions and a duplex WebSocket /v1/realtime."""
     from .cli import _load, _user_errors
@@ -70,7 +73,7 @@ def serve(
         config = ServerConfig(model_name=served_model_name or model, api_key=api_key, capacity=capacity,
                               max_waiting=max_waiting, queue_timeout=queue_timeout, max_body_bytes=max_body_bytes,
                               default_max_tokens=default_max_tokens, reasoning_field=reasoning_field,
-                              listen_capacity=listen_capacity)
+                              listen_capacity=listen_capacity, prefill_chunk=prefill_chunk or None)
         gib = kv_arena_bytes(reasoner.model, capacity) / 2**30
         typer.echo(f"serving {config.model_name} ({resolve_device(device)}; auth {'on' if api_key else 'off'}; "
                    f"KV arena {capacity} slots = {gib:.2f} GiB); uvicorn prints the address", err=True)

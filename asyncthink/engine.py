@@ -35,11 +35,15 @@ log = logging.getLogger(__name__)
 
 
 class Engine:
-    def __init__(self, reasoner, capacity: int = 65536, naive_attention: bool = False):
-        """`capacity`: KV slots shared by all sessions (each reserves its prompt + budgets)."""
+    def __init__(self, reasoner, capacity: int = 65536, naive_attention: bool = False,
+                 prefill_chunk: int | None = None):
+        """`capacity`: KV slots shared by all sessions (each reserves its prompt + budgets).
+        `prefill_chunk`: default for the sessions' chunked prefill (tokens of prompt per step), so
+        a newcomer's long prompt costs the running sessions several short stalls, not one long one."""
         if not isinstance(capacity, int) or capacity < 1:
             raise SessionError(f"capacity must be a positive number of KV slots, got {capacity!r}")
         self.reasoner = reasoner
+        self.prefill_chunk = prefill_chunk
         self.runner = Runner(reasoner.model, capacity=capacity, naive_attention=naive_attention,
                              decode=reasoner.decode)
         self.sessions: dict[str, Session] = {}
@@ -61,6 +65,7 @@ class Engine:
             name = f"s{self._next_id}"
             self._next_id += 1
             try:
+                start_kwargs.setdefault("prefill_chunk", self.prefill_chunk)
                 session = self.reasoner.start(problem, runner=self.runner, name=name, **start_kwargs)
             except ArenaFull as exc:
                 if self.runner.table.free_slots < self.runner.table.capacity:
@@ -107,7 +112,8 @@ class Engine:
                     picks.append(session.pick(active, logits[row : row + len(active)]))
                     row += len(active)
                 # the step's one host sync, for every session at once
-                flat = torch.cat([p for session_picks in picks for p in session_picks]).tolist()
+                flat_picks = [p for session_picks in picks for p in session_picks]
+                flat = torch.cat(flat_picks).tolist() if flat_picks else []  # [] : a pass that only prefilled
                 at = 0
                 for (session, active, _), session_picks in zip(prepared, picks):
                     n = sum(p.numel() for p in session_picks)

@@ -108,6 +108,7 @@ class AsyncReasoner:
         hold_writer_steps: int = 0,
         safety_check_every: int = 0,
         entropy_pause: float | None = None,
+        prefill_chunk: int | None = None,
         naive_attention: bool = False,
         runner=None,
         name: str = "",
@@ -118,6 +119,7 @@ class AsyncReasoner:
         `listen_*`, `max_hold`, `on_input`: how `session.listen()` input is placed (listening.py).
         `cache_question`: reuse the control question's keys between checks (session.py).
         `hold_writer_steps`, `safety_check_every`, `entropy_pause`: safety controls (session.py).
+        `prefill_chunk`: at most this many prompt tokens per step (chunked prefill, session.py).
         `runner`, `name`: used by Engine to place the session in its shared arena.
         """
         base = sampling or SamplingParams()
@@ -143,6 +145,7 @@ class AsyncReasoner:
             hold_writer_steps=hold_writer_steps,
             safety_check_every=safety_check_every,
             entropy_pause=entropy_pause,
+            prefill_chunk=prefill_chunk,
             naive_attention=naive_attention,
             runner=runner,
             name=name,

@@ -83,6 +83,7 @@ class Session:
         hold_writer_steps: int = 0,
         safety_check_every: int = 0,
         entropy_pause: float | None = None,
+        prefill_chunk: int | None = None,
         naive_attention: bool = False,
         runner: Runner | None = None,
         name: str = "",
@@ -97,6 +98,9 @@ class Session:
         session, stop reason "unsafe", once thinking is over); `entropy_pause` pauses the writer
         whenever the thinker's next-token entropy (nats) exceeds it.
 
+        `prefill_chunk`: feed the prompt at most this many tokens per pass (chunked prefill), so a
+        long prompt does not stall the other sessions of an engine for one long pass.
+
         With `runner`, the session's blocks are allocated (as "<name>/<block>") in that shared
         runner's arena and an engine drives it (engine.py); otherwise it owns a runner."""
         if not isinstance(problem, str) or not problem.strip():
@@ -110,6 +114,8 @@ class Session:
                               ("safety_check_every", safety_check_every)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise SessionError(f"{option} must be a non-negative integer, got {value!r}")
+        if prefill_chunk is not None and (not isinstance(prefill_chunk, int) or prefill_chunk < 1):
+            raise SessionError(f"prefill_chunk must be a positive integer (or None), got {prefill_chunk!r}")
         if entropy_pause is not None and (not isinstance(entropy_pause, (int, float)) or entropy_pause <= 0):
             raise SessionError(f"entropy_pause must be a positive number of nats (or None), got {entropy_pause!r}")
         if safety_check_every and not layout.asks_safety:
@@ -165,6 +171,9 @@ class Session:
         self.state = "thinker_only" if layout.first_stream == THINKER else "writer_only"
         self.stop_reason: str | None = None
         self.unfed = [n for n, ids in self.block_ids.items() if ids]
+        self._fed: dict[str, int] = {}  # initial tokens already fed of a block being prefilled in chunks
+        self.prefill_chunk = prefill_chunk
+        self._prefill_room: int | None = None
         self.started: set[str] = set()
         self.pending: dict[str, int] = {}
         self.detok = {THINKER: Detokenizer(tok), WRITER: Detokenizer(tok)}
@@ -316,7 +325,7 @@ class Session:
                 active, chunks = prepared
                 picks = self.pick(active, self.runner.run(chunks))
                 # the step's one host sync: token ids (exact in float32 below 2**24) and p_yes/p_no
-                self.consume(active, torch.cat(picks).tolist())
+                self.consume(active, torch.cat(picks).tolist() if picks else [])
             return self._events[first_event:]
 
     # The three phases of a step, so an engine can pack many sessions into one forward pass.
@@ -333,16 +342,27 @@ class Session:
                 return None
             # heard input first: it may pause the writer before this step's rows are chosen
             heard_chunks = self._take_heard(self.state in ("thinker_only", "thinker_and_writer"))
-            active = []
+            streams = []
             if self.state in ("thinker_only", "thinker_and_writer"):
-                active.append(THINKER)
+                streams.append(THINKER)
             if self.state in ("thinker_and_writer", "writer_only"):
-                active.append(WRITER)
-            if self.yes_no is not None and self._check_due and THINKER in active:
-                active.append(CONTROL)
-            if self.safety_check_every and WRITER in active and self._since_safety >= self.safety_check_every:
-                active.append(SAFETY)
-            return active, [c for stream in active for c in self._chunks(stream)] + heard_chunks
+                streams.append(WRITER)
+            if self.yes_no is not None and self._check_due and THINKER in streams:
+                streams.append(CONTROL)
+            if self.safety_check_every and WRITER in streams and self._since_safety >= self.safety_check_every:
+                streams.append(SAFETY)
+            # the streams with a logits row this step; one still prefilling (chunked) has none yet
+            active, chunks = [], []
+            # chunked prefill applies to the session's first start (the prompt, by far the longest
+            # text): nothing before it is dynamic, so feeding it over several passes changes no value;
+            # later starts (writer, questions) see the thoughts so far and are fed in one pass
+            self._prefill_room = self.prefill_chunk if not self.started else None
+            for stream in streams:
+                stream_chunks = self._chunks(stream)
+                chunks += stream_chunks
+                if stream_chunks and stream_chunks[-1].want_logits:
+                    active.append(stream)
+            return active, chunks + heard_chunks
 
     def pick(self, active: list[str], logits: torch.Tensor) -> list[torch.Tensor]:
         """Device-side choices for the active streams' logit rows: a token id per stream (+ the
@@ -381,7 +401,8 @@ class Session:
                 self._on_thinker(*picked[THINKER])
             if WRITER in picked and not self.done:
                 self._on_writer(int(picked[WRITER][0]))
-            self.steps += 1
+            if active:  # a pass that only prefilled (chunked prefill) is not one of the session's steps
+                self.steps += 1
             if not self.done and self.steps >= self.budget:
                 self._finish("budget")
 
@@ -389,24 +410,29 @@ class Session:
         view = self.views[stream]
         written = self.writes[stream]
         if stream in (CONTROL, SAFETY):
+            chunks, complete = self._start_chunks(stream, view)  # the first check also feeds the question text
+            if not complete:
+                return chunks  # the question text is still being prefilled: ask at a later step
             if stream == CONTROL:
                 self.control_checks += 1
                 checks, block = self.control_checks, self.layout.question_block
             else:
                 self.safety_checks += 1
                 checks, block = self.safety_checks, self.layout.safety_block
-            chunks = self._start_chunks(stream, view)  # the first check also feeds the question text
             if not self.cache_question and checks > 1:
                 question = self.block[block]
                 self.runner.table.reset(question)
                 chunks.append(Chunk(stream, view, question, list(self.block_ids[block]), want_logits=False))
             return [*chunks, Chunk(stream, view, written, list(self.cue_ids))]
         if stream not in self.started:
-            self.started.add(stream)
-            chunks = self._start_chunks(stream, view)
+            chunks, complete = self._start_chunks(stream, view)
+            if not complete:
+                return chunks
             if not chunks:
                 raise SessionError(f"layout {self.layout.name!r}: stream {stream!r} has no text to start from")
-            return [Chunk(c.stream, c.view, c.block, c.tokens, want_logits=(c is chunks[-1])) for c in chunks]
+            self.started.add(stream)
+            # the last text fed at the start gives the stream's first token
+            return [*chunks[:-1], Chunk(stream, view, chunks[-1].block, chunks[-1].tokens)]
         tokens = [self.pending.pop(stream)]
         if stream == THINKER:
             tokens += self._thinker_heard
@@ -441,14 +467,26 @@ class Session:
                 self._set_state("thinker_only", "heard_input")
         return chunks
 
-    def _start_chunks(self, stream: str, view: tuple[str, ...]) -> list[Chunk]:
-        """Blocks of the view whose initial text nobody has fed yet, fed now in this view."""
+    def _start_chunks(self, stream: str, view: tuple[str, ...]) -> tuple[list[Chunk], bool]:
+        """Initial text of the view's blocks that nobody has fed yet, fed now in this view, in view
+        order; with `prefill_chunk`, at most that many tokens per step (a block may be fed over several
+        steps, and nothing after it before it is complete). Returns (chunks, whether all is fed)."""
         chunks = []
         for name in self.layout.views[stream]:
-            if name in self.unfed:
-                self.unfed.remove(name)
-                chunks.append(Chunk(stream, view, self.block[name], list(self.block_ids[name]), want_logits=False))
-        return chunks
+            if name not in self.unfed:
+                continue
+            ids = self.block_ids[name]
+            fed = self._fed.get(name, 0)
+            take = len(ids) - fed if self._prefill_room is None else min(len(ids) - fed, self._prefill_room)
+            if take:
+                chunks.append(Chunk(stream, view, self.block[name], list(ids[fed : fed + take]), want_logits=False))
+            if self._prefill_room is not None:
+                self._prefill_room -= take
+            if fed + take < len(ids):
+                self._fed[name] = fed + take
+                return chunks, False
+            self.unfed.remove(name)
+        return chunks, True
 
     # ---- what follows from the sampled tokens ---------------------------------------
 

@@ -35,6 +35,7 @@ class ServerConfig:
     default_max_tokens: int = 512  # forward steps when a request gives no max_tokens
     reasoning_field: str = "both"  # where thinker text goes: reasoning, reasoning_content, both, none
     listen_capacity: int = 256  # tokens reserved per session for heard input (per target)
+    prefill_chunk: int | None = 256  # prompt tokens per pass: a newcomer stalls running streams briefly, often
 
 
 @dataclass
@@ -56,7 +57,7 @@ class ServerState:
     @classmethod
     def start(cls, reasoner: AsyncReasoner, config: ServerConfig) -> ServerState:
         """Build the engine and start its thread; call from the event loop that serves requests."""
-        engine = Engine(reasoner, capacity=config.capacity)
+        engine = Engine(reasoner, capacity=config.capacity, prefill_chunk=config.prefill_chunk)
         signal = StepSignal(asyncio.get_running_loop())
         engine.add_step_listener(signal.notify)
         engine.start()
