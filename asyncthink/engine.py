@@ -38,8 +38,9 @@ class Engine:
     def __init__(self, reasoner, capacity: int = 65536, naive_attention: bool = False,
                  prefill_chunk: int | None = None):
         """`capacity`: KV slots shared by all sessions (each reserves its prompt + budgets).
-        `prefill_chunk`: default for the sessions' chunked prefill (tokens of prompt per step), so
-        a newcomer's long prompt costs the running sessions several short stalls, not one long one."""
+        `prefill_chunk`: prompt tokens per pass for all starting sessions together, oldest first
+        (chunked prefill), so newcomers' long prompts cost the running sessions several short
+        stalls, not one long one."""
         if not isinstance(capacity, int) or capacity < 1:
             raise SessionError(f"capacity must be a positive number of KV slots, got {capacity!r}")
         self.reasoner = reasoner
@@ -65,7 +66,6 @@ class Engine:
             name = f"s{self._next_id}"
             self._next_id += 1
             try:
-                start_kwargs.setdefault("prefill_chunk", self.prefill_chunk)
                 session = self.reasoner.start(problem, runner=self.runner, name=name, **start_kwargs)
             except ArenaFull as exc:
                 if self.runner.table.free_slots < self.runner.table.capacity:
@@ -101,12 +101,16 @@ class Engine:
         with self._lock:
             marks = {name: len(s._events) for name, s in self.sessions.items()}
             prepared = []
+            room = self.prefill_chunk  # prompt rows this pass, for all starting sessions, oldest first
             for session in self.sessions.values():
-                ready = session.prepare()
+                ready = session.prepare(prefill_room=room)
+                if room is not None:
+                    room -= session.prompt_rows
                 if ready is not None:
                     prepared.append((session, *ready))
-            if prepared:
-                logits = self.runner.run([c for _, _, chunks in prepared for c in chunks])
+            chunks = [c for _, _, session_chunks in prepared for c in session_chunks]
+            if chunks:  # (none only when every live session waits for prefill room: never the oldest)
+                logits = self.runner.run(chunks)
                 picks, row = [], 0
                 for session, active, _ in prepared:
                     picks.append(session.pick(active, logits[row : row + len(active)]))

@@ -174,6 +174,7 @@ class Session:
         self._fed: dict[str, int] = {}  # initial tokens already fed of a block being prefilled in chunks
         self.prefill_chunk = prefill_chunk
         self._prefill_room: int | None = None
+        self.prompt_rows = 0  # prompt tokens fed by the last prepare() (chunked prefill accounting)
         self.started: set[str] = set()
         self.pending: dict[str, int] = {}
         self.detok = {THINKER: Detokenizer(tok), WRITER: Detokenizer(tok)}
@@ -330,8 +331,11 @@ class Session:
 
     # The three phases of a step, so an engine can pack many sessions into one forward pass.
 
-    def prepare(self) -> tuple[list[str], list[Chunk]] | None:
-        """Decide this step's rows: (active streams, chunks); None when the session is (now) done."""
+    def prepare(self, prefill_room: int | None = None) -> tuple[list[str], list[Chunk]] | None:
+        """Decide this step's rows: (active streams, chunks); None when the session is (now) done.
+
+        `prefill_room`: prompt tokens the engine lets this session feed in this pass (its share of
+        the engine's chunked-prefill budget); `prompt_rows` then says how many it took."""
         with self._lock:
             if self.done:
                 return None
@@ -356,12 +360,14 @@ class Session:
             # chunked prefill applies to the session's first start (the prompt, by far the longest
             # text): nothing before it is dynamic, so feeding it over several passes changes no value;
             # later starts (writer, questions) see the thoughts so far and are fed in one pass
-            self._prefill_room = self.prefill_chunk if not self.started else None
+            limits = [n for n in (self.prefill_chunk, prefill_room) if n is not None]
+            room = self._prefill_room = min(limits) if limits and not self.started else None
             for stream in streams:
                 stream_chunks = self._chunks(stream)
                 chunks += stream_chunks
                 if stream_chunks and stream_chunks[-1].want_logits:
                     active.append(stream)
+            self.prompt_rows = 0 if room is None else room - self._prefill_room
             return active, chunks + heard_chunks
 
     def pick(self, active: list[str], logits: torch.Tensor) -> list[torch.Tensor]:

@@ -134,19 +134,23 @@ def test_background_engine_serves_iterating_clients(reasoner):
 
 
 def test_chunked_prefill_same_tokens_and_bounded_passes(reasoner, alone):
-    """prefill_chunk=40: prompts are fed over several passes of at most 40 prompt rows each, while the
-    other sessions keep decoding; every session's tokens equal its unchunked run."""
+    """prefill_chunk=40: prompts are fed over several passes of at most 40 prompt rows in all, oldest
+    newcomer first, while the other sessions keep decoding; every session's tokens equal its unchunked run."""
     engine = Engine(reasoner, capacity=40_000, prefill_chunk=40)
-    batched, rows = [], []
-    for problem, kwargs in RUNS:
-        batched.append(engine.submit(problem, **kwargs))
-        for _ in range(3):
-            engine.step()
-            rows.append(engine.runner.last_plan.rows)
-    while engine.sessions:
+    batched, rows, prompt_rows = [], [], []
+
+    def step():
         engine.step()
         rows.append(engine.runner.last_plan.rows)
-    assert [tokens(s) for s in batched] == alone
-    # per pass: at most 40 prompt rows per session plus its decode rows, control cue and heard input
-    assert max(rows) <= len(RUNS) * (40 + 2 + 2 * len(batched[0].cue_ids))
+        prompt_rows.append(sum(s.prompt_rows for s in batched))
+
+    for problem, kwargs in RUNS:
+        batched.append(engine.submit(problem, **kwargs))
+        batched.append(engine.submit(problem + " Again.", **kwargs))  # two newcomers share the budget
+        for _ in range(3):
+            step()
+    while engine.sessions:
+        step()
+    assert [tokens(s) for s in batched[::2]] == alone
+    assert max(prompt_rows) == 40  # the engine's budget: 40 prompt rows per pass, for all newcomers together
     assert len(batched[0].block_ids["prompt"]) > 40 and rows[0] == 40  # the first pass: 40 prompt rows, no more
