@@ -1,4 +1,6 @@
-"""Command line interface: `asyncthink run "question"`, `asyncthink chat` and `asyncthink models`.
+"""Command line interface: `asyncthink run "question"`, `chat` and `models` live here; `bench`,
+`listen-eval`, `serve`, `bench-server`, `eval`, `merge` and `report` are thin entries into
+their own modules (bench/, listen_eval.py, cli_serve.py, cli_eval.py).
 
 As in simonw/llm, the answer goes to stdout and everything else (thoughts, warnings,
 the summary line) to stderr, so `asyncthink run "..." > answer.txt` keeps only the
