@@ -185,3 +185,27 @@ def test_full_arena_queues_then_429_503_and_admits_when_room_returns(reasoner):
         assert replies["admitted"].status_code == 200
         assert replies["admitted"].json()["usage"]["queue_time"] > 0
         assert wait_idle(url)["waiting"] == 0
+
+
+def test_waiting_clients_that_leave_give_up_their_place(reasoner):
+    """A client that disconnects while waiting for KV room leaves the queue at once (not at the timeout)."""
+    config = ServerConfig(model_name=MODEL, capacity=3000, max_waiting=4, queue_timeout=60.0, listen_capacity=0)
+    app = create_app(reasoner, config)
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "Hi?"}], "max_tokens": 8, "stream": True}
+    with serve_in_thread(app, config) as url:
+        engine = app.state.server.engine
+        with engine._lock:
+            engine.runner.table.allocate("test/hog", 2990)
+
+        def leaving_client(i):
+            with pytest.raises(httpx.ReadTimeout), httpx.Client(timeout=httpx.Timeout(30, read=0.5)) as http:
+                http.post(f"{url}/v1/chat/completions", json=body)
+
+        run_threads(leaving_client, 3)
+        deadline = time.monotonic() + 10
+        while health(url)["waiting"] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert health(url)["waiting"] == 0  # well before the 60 s queue timeout
+        with engine._lock:
+            engine.runner.table.free("test/hog")
+        assert wait_idle(url)["sessions"] == 0 and engine.active == 0  # none of them was started later

@@ -16,11 +16,11 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.background import BackgroundTask
 
@@ -30,7 +30,7 @@ from .bridge import session_events
 from .errors import APIError, invalid
 from .openai_request import describe_validation_error, parse_json, validate_chat_request
 from .openai_response import CompletionRun
-from .state import ServerState
+from .state import OpenedSession, ServerState
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -58,8 +58,10 @@ async def chat_completions(request: Request, state: ServerState):
     payload = parse_json(await read_body(request, state.config.max_body_bytes))
     chat = validate_chat_request(payload)
     check_model(state, chat.model)
-    opened = await state.open_session(chat.problem(), chat.start_kwargs(state.config.default_max_tokens),
-                                      chat.budget_param)
+    opened = await _open_unless_gone(request, state.open_session(
+        chat.problem(), chat.start_kwargs(state.config.default_max_tokens), chat.budget_param))
+    if opened is None:  # the client left while waiting for room: nothing was started, nobody to answer
+        return Response(status_code=499)
     run = CompletionRun(opened.session, completion_id=f"chatcmpl-{uuid.uuid4().hex}", model=chat.model,
                         prompt_tokens=opened.prompt_tokens, reasoning_field=chat.reasoning_field or state.config.reasoning_field,
                         stops=chat.stop_sequences(), queue_time=opened.queue_time)
@@ -115,6 +117,22 @@ async def _until_done_or_gone(request: Request, state: ServerState, run: Complet
         if not collect.done():
             run.session.cancel()  # nobody is left to answer; the engine frees it at its next step
         return await collect
+    finally:
+        gone.cancel()
+
+
+async def _open_unless_gone(request: Request, opening: Awaitable[OpenedSession]) -> OpenedSession | None:
+    """Admission, abandoned (its queue place given up, a session it still started cancelled) when
+    the client disconnects while waiting for room."""
+    task = asyncio.ensure_future(opening)
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            return task.result()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return None
     finally:
         gone.cancel()
 
