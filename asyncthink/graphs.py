@@ -43,10 +43,12 @@ class StaticDecoder:
     """Runs steps that fit a static shape; `run` returns None for steps that do not."""
 
     def __init__(self, model, arena: KVArena, rotary: OffsetRotary, sink_slot: int, *, cuda_graphs: bool,
-                 max_rows: int = 64, views: int = 8):
+                 max_rows: int = 64, views: int = 8, max_graphs: int = 48):
+        """`max_graphs`: graphs kept at most (each holds its step's per-row masks, ~27 bytes x rows x
+        extent); shapes beyond that run the same static step eagerly."""
         self.model, self.arena, self.rotary, self.sink_slot = model, arena, rotary, sink_slot
         self.cuda_graphs = cuda_graphs and arena.keys.device.type == "cuda"
-        self.max_rows, self.views = max_rows, views
+        self.max_rows, self.views, self.max_graphs = max_rows, views, max_graphs
         self._steps: dict[StaticShape, ArenaStep] = {}
         self._graphs: dict[StaticShape, _Graph] = {}
         self.steps = 0  # instrumentation: steps served by this path
@@ -73,6 +75,8 @@ class StaticDecoder:
     def _replay(self, shape: StaticShape, step: ArenaStep) -> torch.Tensor:
         graph = self._graphs.get(shape)
         if graph is None:
+            if len(self._graphs) >= self.max_graphs:
+                return self._forward(step)
             graph = self._capture(step)
             if graph is None:
                 return self._forward(step)
