@@ -42,6 +42,7 @@ from .layout import resolve_layout
 from .listening import HOLDS, TARGETS
 from .random_models import is_random_spec, known_random_models
 from .reasoner import DEFAULT_MODEL, AsyncReasoner
+from .runner import DECODE_MODES
 from .sampling import SamplingParams
 from .session import ON_INPUT, Session
 
@@ -65,6 +66,9 @@ class SessionOptions:
                                        "(see `asyncthink models`).")] = DEFAULT_MODEL
     device: Annotated[str, typer.Option(rich_help_panel=MODEL, help="auto, cpu, cuda, cuda:1, ...")] = "auto"
     dtype: Annotated[str, typer.Option(rich_help_panel=MODEL, help="auto, float32, bfloat16 or float16.")] = "auto"
+    decode: Annotated[Literal[DECODE_MODES], typer.Option(rich_help_panel=MODEL,
+                                                         help="auto (CUDA graphs on CUDA, eager elsewhere), eager, "
+                                                         "static or graphs.")] = "auto"
     layers: Annotated[int | None, typer.Option(min=1, rich_help_panel=MODEL,
                                                   help="random: models only: number of hidden layers "
                                                   "(quick smoke tests).")] = None
@@ -106,7 +110,7 @@ class SessionOptions:
         resolve_layout(self.mode, self.layout)  # raises a user error (exit 1)
 
     def load(self) -> AsyncReasoner:
-        return _load(self.model, self.device, self.dtype, self.layers)
+        return _load(self.model, self.device, self.dtype, self.layers, self.decode)
 
     def start_kwargs(self) -> dict[str, Any]:
         return {"mode": self.mode, "layout": self.layout, "budget": self.budget,
@@ -318,9 +322,9 @@ def _user_errors():
         raise typer.Exit(130) from None
 
 
-def _load(model: str, device: str, dtype: str, layers: int | None) -> AsyncReasoner:
+def _load(model: str, device: str, dtype: str, layers: int | None, decode: str = "auto") -> AsyncReasoner:
     kwargs = {} if layers is None else {"num_hidden_layers": layers}
-    reasoner = AsyncReasoner.from_pretrained(model, device=device, dtype=dtype, **kwargs)
+    reasoner = AsyncReasoner.from_pretrained(model, device=device, dtype=dtype, decode=decode, **kwargs)
     if is_random_spec(model):
         typer.echo(f"warning: {model} has random weights: its output is gibberish", err=True)
     return reasoner

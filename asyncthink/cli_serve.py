@@ -24,6 +24,8 @@ def serve(
     dtype: Annotated[str, typer.Option(rich_help_panel=MODEL, help="auto, float32, bfloat16 or float16.")] = "auto",
     layers: Annotated[int | None, typer.Option(min=1, rich_help_panel=MODEL,
                                                   help="random: models only: number of hidden layers.")] = None,
+    decode: Annotated[str, typer.Option(rich_help_panel=MODEL, help="auto (CUDA graphs on CUDA, eager elsewhere), "
+                                        "eager, static or graphs.")] = "auto",
     served_model_name: Annotated[str | None, typer.Option(rich_help_panel=MODEL, show_default="--model",
                                                              help="The model id clients send and /v1/models "
                                                              "lists.")] = None,
@@ -69,7 +71,7 @@ def serve(
         from .server import ServerConfig, create_app, uvicorn_config
         from .server.state import kv_arena_bytes
 
-        reasoner = _load(model, device, dtype, layers)
+        reasoner = _load(model, device, dtype, layers, decode)
         config = ServerConfig(model_name=served_model_name or model, api_key=api_key, capacity=capacity,
                               max_waiting=max_waiting, queue_timeout=queue_timeout, max_body_bytes=max_body_bytes,
                               default_max_tokens=default_max_tokens, reasoning_field=reasoning_field,
