@@ -344,8 +344,15 @@ class Session:
             if self._cancel.is_set():
                 self._finish("cancelled")
                 return None
-            # heard input first: it may pause the writer before this step's rows are chosen
-            heard_chunks = self._take_heard(self.state in ("thinker_only", "thinker_and_writer"))
+            # chunked prefill applies to the session's first start (the prompt, by far the longest
+            # text): nothing before it is dynamic, so feeding it over several passes changes no value;
+            # later starts (writer, questions) see the thoughts so far and are fed in one pass
+            limits = [n for n in (self.prefill_chunk, prefill_room) if n is not None]
+            room = self._prefill_room = min(limits) if limits and not self.started else None
+            # heard input first: it may pause the writer before this step's rows are chosen; while the
+            # prompt is fed in chunks it waits (the input block must see the whole prompt before it)
+            heard_chunks = [] if room is not None else self._take_heard(
+                self.state in ("thinker_only", "thinker_and_writer"))
             streams = []
             if self.state in ("thinker_only", "thinker_and_writer"):
                 streams.append(THINKER)
@@ -357,11 +364,6 @@ class Session:
                 streams.append(SAFETY)
             # the streams with a logits row this step; one still prefilling (chunked) has none yet
             active, chunks = [], []
-            # chunked prefill applies to the session's first start (the prompt, by far the longest
-            # text): nothing before it is dynamic, so feeding it over several passes changes no value;
-            # later starts (writer, questions) see the thoughts so far and are fed in one pass
-            limits = [n for n in (self.prefill_chunk, prefill_room) if n is not None]
-            room = self._prefill_room = min(limits) if limits and not self.started else None
             for stream in streams:
                 stream_chunks = self._chunks(stream)
                 chunks += stream_chunks

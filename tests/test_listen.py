@@ -223,3 +223,27 @@ def test_listen_from_an_asyncio_task_while_streaming(reasoner):
 
     events = asyncio.run(main())
     assert [e.text for e in events if e.kind == "heard"] == ["from asyncio"]
+
+
+def test_input_heard_during_chunked_prefill_waits_for_the_whole_prompt():
+    """With the prompt fed in chunks, input aimed at the request waits until the prompt is complete,
+    so its keys are computed over the whole prompt: the same keys as when it is fed together with an
+    unchunked prompt (a partial prompt would give other keys)."""
+    reasoner = AsyncReasoner(*tiny_model("qwen3"))
+    runs = []
+    for chunk in (None, 16):
+        session = reasoner.start("What is 2 + 3?", budget=30, prefill_chunk=chunk)
+        session.listen("Actually, make it 2 + 4.", to="input")
+        passes = 0
+        while not any(e.kind == "heard" for e in session.events):
+            session.step()
+            passes += 1
+        block = session.runner.table[session.block["input"]]
+        keys = session.runner.arena.keys[:, :, block.start : block.start + block.length].clone()
+        runs.append((passes, keys, len(session.block_ids["prompt"])))
+        session.cancel()
+        session.result()
+    (first, unchunked_keys, prompt), (later, chunked_keys, _) = runs
+    assert first == 1 and later >= -(-prompt // 16)  # heard only once the chunked prompt was complete
+    assert unchunked_keys.shape == chunked_keys.shape and unchunked_keys.shape[2] > 0
+    torch.testing.assert_close(chunked_keys, unchunked_keys, atol=1e-5, rtol=1e-5)
