@@ -27,3 +27,12 @@ class SessionError(AsyncThinkError):
 
 class ArenaFull(SessionError):
     """The KV arena has no free run for a block right now; room comes back as sessions end."""
+
+
+class ContextOverflow(SessionError):
+    """A stream's view could outgrow the model's context; `text_positions` of it are the input and
+    the layout's own text (beyond `limit` even with no budget: the input is too long)."""
+
+    def __init__(self, message: str, text_positions: int, limit: int):
+        super().__init__(message)
+        self.text_positions, self.limit = text_positions, limit

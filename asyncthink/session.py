@@ -33,7 +33,7 @@ from collections.abc import AsyncIterator, Iterator
 import torch
 
 from .detokenize import Detokenizer
-from .errors import SessionError
+from .errors import ContextOverflow, SessionError
 from .events import Event, Metrics, Result
 from .layout import CONTROL, SAFETY, THINKER, WRITER, Layout
 from .listening import HOLDS, TARGETS, Heard, Inbox, at_boundary
@@ -201,10 +201,11 @@ class Session:
         for stream, view in self.layout.views.items():
             longest = sum(capacities[b] for b in view)
             if limit and longest > limit:
-                raise SessionError(
+                text = sum(len(self.block_ids[b]) for b in view)
+                fix = "shorten the input" if text >= limit else "lower the token budgets or shorten the input"
+                raise ContextOverflow(
                     f"the {stream} view could reach {longest} positions, beyond the model's "
-                    f"max_position_embeddings={limit}; lower the token budgets or shorten the input"
-                )
+                    f"max_position_embeddings={limit}; {fix}", text, limit)
 
     # ---- public surface -------------------------------------------------------------
 

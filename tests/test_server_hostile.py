@@ -113,6 +113,8 @@ FIELD_CASES = [
     ("top_k negative", {"top_k": -3}, "top_k"),
     ("reasoning_field unknown", {"reasoning_field": "thoughts"}, "reasoning_field"),
     ("prompt beyond the context", {"messages": [{"role": "user", "content": "x" * 5000}]}, "messages"),
+    # fits the context alone (3700 byte tokens < 4096), not with the layout's instructions around it
+    ("prompt beyond the context with the layout", {"messages": [{"role": "user", "content": "x" * 3700}]}, "messages"),
     ("unknown model", {"model": "gpt-4o"}, "model"),
     ("empty model", {"model": ""}, "model"),
 ]

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..adapter import model_shape
 from ..engine import ArenaFull, Engine
-from ..errors import SessionError
+from ..errors import ContextOverflow, SessionError
 from ..reasoner import AsyncReasoner
 from ..session import Session
 from .admission import Admission
@@ -79,7 +79,9 @@ class ServerState:
             except ArenaFull:
                 raise
             except SessionError as exc:  # options are validated, so what is left is budget vs context or arena
-                raise invalid(" ".join(str(exc).split()), budget_param, code="context_length_exceeded") from None
+                # the input with the layout's own text alone overflows: the messages are at fault, not the budget
+                param = "messages" if isinstance(exc, ContextOverflow) and exc.text_positions >= exc.limit else budget_param
+                raise invalid(" ".join(str(exc).split()), param, code="context_length_exceeded") from None
 
         began = time.perf_counter()
         session = await self.admission.admit(start)
