@@ -20,11 +20,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import platform
 import statistics
 import time
 
 import httpx
+
+from .bench.conditions import cpus, processor
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -109,15 +110,6 @@ def _summary(results: list[dict], wall: float, batch_sizes: dict[str, int]) -> d
     }
 
 
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        return f"{names[0]} x{len(names)}" if names else platform.machine()
-    except OSError:
-        return platform.processor() or platform.machine()
-
-
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
@@ -162,7 +154,7 @@ def main(argv=None) -> int:
         config = ServerConfig(model_name=model, max_waiting=4 * args.clients, capacity=args.capacity,
                               prefill_chunk=args.prefill_chunk or None)
         conditions = (f"in-process server on 127.0.0.1, {model} (layers {c.num_hidden_layers}, hidden {c.hidden_size}), "
-                      f"float32, cpu, {args.threads} torch threads, {_cpu_name()}, KV capacity {args.capacity} slots, "
+                      f"float32, cpu, {args.threads} torch threads, {processor()} x{cpus()}, KV capacity {args.capacity} slots, "
                       f"prefill chunk {args.prefill_chunk or 'off'}; "
                       f"torch {torch.__version__}, transformers {transformers.__version__}")
         with serve_in_thread(create_app(reasoner, config), config) as url:

@@ -31,7 +31,7 @@ from .arena import KVArena
 from .arena_attention import ArenaStep
 from .plan import StepPlan
 from .rotary import OffsetRotary
-from .static_plan import StaticShape, pad_plan, static_shape
+from .static_plan import StaticShape, pad_plan, row_views, static_shape
 
 
 class _Graph:
@@ -57,10 +57,13 @@ class StaticDecoder:
 
     def run(self, plan: StepPlan) -> torch.Tensor | None:
         """Logits [wanted rows, vocab] for the plan, or None when it must run eagerly."""
-        shape = static_shape(plan, self.views, self.arena.keys.shape[2], self.max_rows)
+        if plan.rows > self.max_rows:
+            return None  # prefill: eager
+        seen = row_views(plan)
+        shape = static_shape(plan, self.views, self.arena.keys.shape[2], self.max_rows, seen=seen)
         if shape is None:
             return None
-        padded = pad_plan(plan, shape, self.sink_slot)
+        padded = pad_plan(plan, shape, self.sink_slot, seen)
         step = self._steps.get(shape) or self._steps.setdefault(shape, ArenaStep(shape, self.arena, self.rotary))
         step.load(padded.ints)
         self.steps += 1

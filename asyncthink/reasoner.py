@@ -95,32 +95,18 @@ class AsyncReasoner:
         budget: int = 4096,
         max_thinker_tokens: int | None = None,
         max_writer_tokens: int | None = None,
-        check_every: int = 20,
         thinker: SamplingParams | None = None,
         writer: SamplingParams | None = None,
         sampling: SamplingParams | None = None,
-        listen_capacity: int = 256,
-        listen_to: str = "thinker",
-        listen_hold: str = "sentence",
-        max_hold: int = 32,
-        on_input: str = "pause_writer",
-        cache_question: bool = True,
-        hold_writer_steps: int = 0,
-        safety_check_every: int = 0,
-        entropy_pause: float | None = None,
-        prefill_chunk: int | None = None,
-        naive_attention: bool = False,
-        runner=None,
-        name: str = "",
+        **options,
     ) -> Session:
         """Start a session. `budget` caps forward steps; token caps default to the budget.
 
-        `sampling` sets both streams; `thinker` / `writer` override per stream.
-        `listen_*`, `max_hold`, `on_input`: how `session.listen()` input is placed (listening.py).
-        `cache_question`: reuse the control question's keys between checks (session.py).
-        `hold_writer_steps`, `safety_check_every`, `entropy_pause`: safety controls (session.py).
-        `prefill_chunk`: at most this many prompt tokens per step (chunked prefill, session.py).
-        `runner`, `name`: used by Engine to place the session in its shared arena.
+        `sampling` sets both streams; `thinker` / `writer` override per stream. Every other option
+        goes to Session with its default there (session.py): `check_every`, `listen_capacity`,
+        `listen_to`, `listen_hold`, `max_hold`, `on_input` (listening), `cache_question`, the safety
+        controls `hold_writer_steps`, `safety_check_every`, `entropy_pause`, `prefill_chunk`,
+        `naive_attention`, and `runner`, `name` (used by Engine to place the session in its arena).
         """
         base = sampling or SamplingParams()
         for option, params in (("sampling", base), ("thinker", thinker), ("writer", writer)):
@@ -133,22 +119,9 @@ class AsyncReasoner:
             budget=budget,
             max_thinker_tokens=max_thinker_tokens or budget,
             max_writer_tokens=max_writer_tokens or budget,
-            check_every=check_every,
             thinker=thinker or base,
             writer=writer or base,
-            listen_capacity=listen_capacity,
-            listen_to=listen_to,
-            listen_hold=listen_hold,
-            max_hold=max_hold,
-            on_input=on_input,
-            cache_question=cache_question,
-            hold_writer_steps=hold_writer_steps,
-            safety_check_every=safety_check_every,
-            entropy_pause=entropy_pause,
-            prefill_chunk=prefill_chunk,
-            naive_attention=naive_attention,
-            runner=runner,
-            name=name,
+            **options,
         )
 
     def solve(self, problem: str, **kwargs) -> Result:

@@ -71,7 +71,7 @@ class Session:
         budget: int,
         max_thinker_tokens: int,
         max_writer_tokens: int,
-        check_every: int,
+        check_every: int = 20,
         thinker: SamplingParams,
         writer: SamplingParams,
         listen_capacity: int = 256,

@@ -66,37 +66,36 @@ class PaddedStep:
     wanted: int  # rows whose logits the step returns: the first `wanted` entries of logit_rows
 
 
-def static_shape(plan: StepPlan, views: int, arena_slots: int, max_rows: int, min_extent: int = 256) -> StaticShape | None:
+def row_views(plan: StepPlan) -> list[list[tuple[int, int, int]]]:
+    """Per row: the (block index, rotation delta, visible end) of every block it sees, in block order."""
+    return [[(i, b.delta[r], b.visible_end[r]) for i, b in enumerate(plan.blocks) if b.visible_end[r] > 0]
+            for r in range(plan.rows)]
+
+
+def static_shape(plan: StepPlan, views: int, arena_slots: int, max_rows: int, min_extent: int = 256,
+                 seen: list[list[tuple[int, int, int]]] | None = None) -> StaticShape | None:
     """The padded shape for `plan`, or None when it does not fit the fast path (too many rows,
-    a row seeing more than `views` blocks): such steps (prefill) run eagerly."""
+    a row seeing more than `views` blocks): such steps (prefill) run eagerly. `seen`: row_views(plan)."""
     if plan.rows > max_rows:
         return None
-    per_row = [0] * plan.rows
-    for block in plan.blocks:
-        for r, end in enumerate(block.visible_end):
-            per_row[r] += end > 0
-    if max(per_row, default=0) > views:
+    seen = row_views(plan) if seen is None else seen
+    if max(map(len, seen), default=0) > views:
         return None
     used = max([b.start + b.length for b in plan.blocks] + [s + 1 for s in plan.slots])
     extent = min(bucket(used, min_extent), arena_slots)
     return StaticShape(bucket(plan.rows), bucket(len(plan.blocks), 8), views, extent)
 
 
-def pad_plan(plan: StepPlan, shape: StaticShape, sink_slot: int) -> PaddedStep:
+def pad_plan(plan: StepPlan, shape: StaticShape, sink_slot: int,
+             seen: list[list[tuple[int, int, int]]] | None = None) -> PaddedStep:
     r_pad = shape.rows - plan.rows
     logit_rows = plan.logit_rows
     nb_pad = shape.blocks - len(plan.blocks)
     ints = [*plan.input_ids, *[0] * r_pad, *plan.positions, *[0] * r_pad, *plan.slots, *[sink_slot] * r_pad,
             *[1] * plan.rows, *[0] * r_pad, *logit_rows, *[0] * (shape.rows - len(logit_rows)),
             *[b.start for b in plan.blocks], *[0] * nb_pad, *[b.length for b in plan.blocks], *[0] * nb_pad]
-    row_block, row_delta, row_end = [], [], []
-    for r in range(shape.rows):
-        seen = [(i, b.delta[r], b.visible_end[r]) for i, b in enumerate(plan.blocks)
-                if r < plan.rows and b.visible_end[r] > 0]
-        seen += [(NO_BLOCK, 0, 0)] * (shape.views - len(seen))
-        for i, delta, end in seen:
-            row_block.append(i)
-            row_delta.append(delta)
-            row_end.append(end)
-    ints += row_block + row_delta + row_end
+    seen = row_views(plan) if seen is None else seen
+    entries = [e for row in seen for e in row + [(NO_BLOCK, 0, 0)] * (shape.views - len(row))]
+    entries += [(NO_BLOCK, 0, 0)] * (shape.views * r_pad)  # padding rows see nothing through their views
+    ints += [e[0] for e in entries] + [e[1] for e in entries] + [e[2] for e in entries]
     return PaddedStep(shape, ints, len(logit_rows))

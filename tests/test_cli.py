@@ -13,13 +13,11 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 
 import huggingface_hub.constants
 import pytest
-import torch
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -28,7 +26,6 @@ from asyncthink.cli import _drive, app
 from asyncthink.cli_chat import HELP, Chat, ChatJsonOutput, ChatOutput
 from asyncthink.cli_view import LivePanes
 from asyncthink.events import Event
-from asyncthink.random_models import tiny_model
 
 ASYNCTHINK = str(Path(sys.executable).with_name("asyncthink"))
 RANDOM = ["-m", "random:Qwen/Qwen3-0.6B", "--layers", "1"]
@@ -59,16 +56,6 @@ def runs(tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
         out, err = proc.communicate(timeout=300)
         done[name] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
     return done
-
-
-@pytest.fixture(scope="module")
-def tiny_reasoner() -> Iterator[AsyncReasoner]:
-    # one thread: the tiny model gains nothing from two, and on a loaded machine two threads
-    # meeting at a barrier for every small op can make a step a hundred times slower
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield AsyncReasoner(*tiny_model("qwen3"))
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

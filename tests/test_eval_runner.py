@@ -13,30 +13,20 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 from test_eval_checking import stub_judge  # noqa: F401  (the fixture)
 from typer.testing import CliRunner
 
 import asyncthink.evaluation.runner as runner_module
-from asyncthink import AsyncReasoner, cli_eval
+from asyncthink import cli_eval
 from asyncthink.cli import app
 from asyncthink.engine import Engine
 from asyncthink.evaluation.realtime import delay_metrics
 from asyncthink.evaluation.tts import RateModelTTS
-from asyncthink.random_models import tiny_model
 
 ASYNCTHINK = str(Path(sys.executable).with_name("asyncthink"))
 CONFIGS = ["async-independent", "async-interleaved", "think", "no_think"]
 FAST = ["--budget", "24", "--tts", "rate", "--no-warmup", "--quiet"]
 ALL_MODES = ["--mode", "async,think,no_think", "--layout", "independent,interleaved"]
-
-
-@pytest.fixture(scope="module")
-def tiny_reasoner():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield AsyncReasoner(*tiny_model("qwen3"))
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -5,23 +5,13 @@ exercised through LiveSpeaker with a recording stand-in for espeak-ng."""
 import wave
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
-from asyncthink import AsyncReasoner, cli
+from asyncthink import cli
 from asyncthink.cli import app
 from asyncthink.evaluation import tts
 from asyncthink.evaluation.speaker import LiveSpeaker
 from asyncthink.events import Event
-from asyncthink.random_models import tiny_model
-
-
-@pytest.fixture(scope="module")
-def tiny_reasoner():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield AsyncReasoner(*tiny_model("qwen3"))
-    torch.set_num_threads(threads)
 
 
 def test_speaking_without_espeak_is_a_one_line_error_before_loading(monkeypatch, tmp_path):

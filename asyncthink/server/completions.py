@@ -111,28 +111,28 @@ async def _collect(state: ServerState, run: CompletionRun) -> dict[str, Any]:
 
 async def _until_done_or_gone(request: Request, state: ServerState, run: CompletionRun) -> dict[str, Any]:
     collect = asyncio.ensure_future(_collect(state, run))
-    gone = asyncio.ensure_future(_disconnected(request))
-    try:
-        await asyncio.wait({collect, gone}, return_when=asyncio.FIRST_COMPLETED)
-        if not collect.done():
-            run.session.cancel()  # nobody is left to answer; the engine frees it at its next step
-        return await collect
-    finally:
-        gone.cancel()
+    if not await _finished_before_disconnect(request, collect):
+        run.session.cancel()  # nobody is left to answer; the engine frees it at its next step
+    return await collect
 
 
 async def _open_unless_gone(request: Request, opening: Awaitable[OpenedSession]) -> OpenedSession | None:
     """Admission, abandoned (its queue place given up, a session it still started cancelled) when
     the client disconnects while waiting for room."""
     task = asyncio.ensure_future(opening)
+    if await _finished_before_disconnect(request, task):
+        return task.result()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    return None
+
+
+async def _finished_before_disconnect(request: Request, task: asyncio.Future) -> bool:
+    """Wait for `task` or the client's disconnect, whichever comes first; True if the task finished."""
     gone = asyncio.ensure_future(_disconnected(request))
     try:
         await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            return task.result()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        return None
+        return task.done()
     finally:
         gone.cancel()
 
