@@ -43,6 +43,8 @@ class Engine:
         stalls, not one long one."""
         if not isinstance(capacity, int) or capacity < 1:
             raise SessionError(f"capacity must be a positive number of KV slots, got {capacity!r}")
+        if prefill_chunk is not None and (not isinstance(prefill_chunk, int) or prefill_chunk < 1):
+            raise SessionError(f"prefill_chunk must be a positive number of prompt tokens (or None), got {prefill_chunk!r}")
         self.reasoner = reasoner
         self.prefill_chunk = prefill_chunk
         self.runner = Runner(reasoner.model, capacity=capacity, naive_attention=naive_attention,

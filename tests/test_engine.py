@@ -154,3 +154,11 @@ def test_chunked_prefill_same_tokens_and_bounded_passes(reasoner, alone):
     assert [tokens(s) for s in batched[::2]] == alone
     assert max(prompt_rows) == 40  # the engine's budget: 40 prompt rows per pass, for all newcomers together
     assert len(batched[0].block_ids["prompt"]) > 40 and rows[0] == 40  # the first pass: 40 prompt rows, no more
+
+
+@pytest.mark.parametrize("bad", [0, -5, 2.5, "256"])
+def test_bad_prefill_chunk_is_refused(reasoner, bad):
+    with pytest.raises(SessionError, match="prefill_chunk must be a positive number"):
+        Engine(reasoner, capacity=1000, prefill_chunk=bad)
+    with pytest.raises(SessionError, match="prefill_chunk must be a positive integer"):
+        reasoner.start("Hi?", prefill_chunk=bad)
