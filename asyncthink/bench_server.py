@@ -26,6 +26,7 @@ import time
 import httpx
 
 from .bench.conditions import cpus, processor
+from .bench.main import at_least
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -119,17 +120,17 @@ def main(argv=None) -> int:
     p.add_argument("--url", default=None, help="a running server (default: start one in this process)")
     p.add_argument("--api-key", default=None)
     p.add_argument("--model", default="random:Qwen/Qwen3-0.6B")
-    p.add_argument("--layers", type=int, default=None, help="random: models: number of hidden layers")
-    p.add_argument("--threads", type=int, default=2, help="torch threads (in-process server)")
-    p.add_argument("--clients", type=int, default=8)
-    p.add_argument("--duration", type=float, default=60.0, help="seconds during which clients send requests")
-    p.add_argument("--grace", type=float, default=60.0, help="seconds more for requests still running")
-    p.add_argument("--max-tokens", type=int, default=64)
-    p.add_argument("--check-every", type=int, default=8)
-    p.add_argument("--max-thinker-tokens", type=int, default=32,
+    p.add_argument("--layers", type=at_least(1), default=None, help="random: models: number of hidden layers")
+    p.add_argument("--threads", type=at_least(1), default=2, help="torch threads (in-process server)")
+    p.add_argument("--clients", type=at_least(1), default=8)
+    p.add_argument("--duration", type=at_least(0.1, float), default=60.0, help="seconds during which clients send requests")
+    p.add_argument("--grace", type=at_least(0, float), default=60.0, help="seconds more for requests still running")
+    p.add_argument("--max-tokens", type=at_least(1), default=64)
+    p.add_argument("--check-every", type=at_least(1), default=8)
+    p.add_argument("--max-thinker-tokens", type=at_least(1), default=32,
                    help="the writer goes on alone after this many thought tokens (random weights rarely say yes)")
-    p.add_argument("--capacity", type=int, default=16384, help="KV slots of the in-process server")
-    p.add_argument("--prefill-chunk", type=int, default=256,
+    p.add_argument("--capacity", type=at_least(64), default=16384, help="KV slots of the in-process server")
+    p.add_argument("--prefill-chunk", type=at_least(0), default=256,
                    help="prompt tokens per forward pass in the in-process server (0: whole prompts)")
     p.add_argument("--json", default=None, help="also write the figures to this file")
     args = p.parse_args(argv)

@@ -146,3 +146,12 @@ def test_block_sizes():
     big = block_sizes(8192)
     assert (big["prompt"], big["writer_prompt"], big["writer_split"]) == (100, 20, 15)
     assert big["thoughts"] > 2 * big["answer"]
+
+
+@pytest.mark.parametrize("args, message", [(["--repeats", "0"], "--repeats: must be an integer >= 1"),
+                                           (["--warmup", "-1"], "--warmup: must be an integer >= 0"),
+                                           (["--control-steps", "x"], "--control-steps: must be an integer >= 1")])
+def test_main_rejects_bad_numbers(args, message, capsys):
+    with pytest.raises(SystemExit):
+        bench_main(args)
+    assert message in capsys.readouterr().err

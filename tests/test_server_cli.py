@@ -90,3 +90,13 @@ def test_readme_examples_run_against_a_server():
     assert "[usage] thinker" in outputs["openai_client.py"].stdout
     ws_out = outputs["ws_client.py"].stdout
     assert "[heard -> thinker] Make it 4." in ws_out and "[done: " in ws_out
+
+
+@pytest.mark.parametrize("args, message", [(["--clients", "0"], "--clients: must be an integer >= 1"),
+                                           (["--duration", "-5"], "--duration: must be a number >= 0.1")])
+def test_load_benchmark_rejects_bad_numbers(args, message, capsys):
+    from asyncthink.bench_server import main
+
+    with pytest.raises(SystemExit):
+        main(args)
+    assert message in capsys.readouterr().err

@@ -103,6 +103,20 @@ def _int_list(text: str, minimum: int, what: str) -> tuple[int, ...]:
     return values
 
 
+def at_least(minimum: float, kind: type = int):
+    """An argparse type: a number of `kind` no smaller than `minimum`, else a message naming both."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {'an integer' if kind is int else 'a number'} >= {minimum}, "
+                                             f"got {text!r}")
+        return value
+    return parse
+
+
 def _sections(text: str) -> tuple[str, ...]:
     names = tuple(x.strip() for x in text.split(",") if x.strip())
     unknown = [n for n in names if n not in SECTIONS]
@@ -123,21 +137,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="auto", help="auto (float32 on CPU, bfloat16 on CUDA), float32, bfloat16, float16")
     p.add_argument("--contexts", type=lambda t: _int_list(t, 8, "contexts"), default=None,
                    help="step and listen contexts (default 512,2048,8192 on CPU; 2048,8192,32768 on CUDA)")
-    p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads on CPU (default 2)")
-    p.add_argument("--layers", type=int, default=None, help="override num_hidden_layers (quick smoke runs)")
-    p.add_argument("--repeats", type=int, default=5, help="timed steps per method and context (median reported)")
-    p.add_argument("--warmup", type=int, default=2, help="untimed steps before timing")
+    p.add_argument("--threads", type=at_least(1), default=2, help="torch.set_num_threads on CPU (default 2)")
+    p.add_argument("--layers", type=at_least(1), default=None, help="override num_hidden_layers (quick smoke runs)")
+    p.add_argument("--repeats", type=at_least(1), default=5, help="timed steps per method and context (median reported)")
+    p.add_argument("--warmup", type=at_least(0), default=2, help="untimed steps before timing")
     p.add_argument("--sequential", action="store_true",
                    help="step: time one method at a time with only its state alive (default: round-robin)")
     p.add_argument("--linears", choices=("packed", "stock"), default="packed",
                    help="CPU fp32 linear kernels for every method: oneDNN-prepacked (asyncthink's default) or stock")
-    p.add_argument("--control-steps", type=int, default=300, help="control: steps per question mode")
-    p.add_argument("--check-every", type=int, default=20, help="control: thinker tokens between checks")
-    p.add_argument("--heard", type=int, default=32, help="listen: heard tokens made visible")
+    p.add_argument("--control-steps", type=at_least(1), default=300, help="control: steps per question mode")
+    p.add_argument("--check-every", type=at_least(1), default=20, help="control: thinker tokens between checks")
+    p.add_argument("--heard", type=at_least(1), default=32, help="listen: heard tokens made visible")
     p.add_argument("--sessions", type=lambda t: _int_list(t, 1, "sessions"), default=(1, 4, 8, 16),
                    help="throughput: session counts")
-    p.add_argument("--throughput-steps", type=int, default=16, help="throughput: timed engine steps")
-    p.add_argument("--budget", type=int, default=256, help="throughput: step budget per session")
+    p.add_argument("--throughput-steps", type=at_least(1), default=16, help="throughput: timed engine steps")
+    p.add_argument("--budget", type=at_least(16), default=256, help="throughput: step budget per session")
     p.add_argument("--json", metavar="PATH", default=None, help="also write the results as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     return p
