@@ -26,9 +26,9 @@ from collections.abc import Callable
 
 import torch
 
+from .core.runner import Runner
 from .errors import ArenaFull, SessionError
 from .events import Event
-from .runner import Runner
 from .session import Session
 
 log = logging.getLogger(__name__)

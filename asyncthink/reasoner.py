@@ -6,13 +6,13 @@ import os
 
 import torch
 
-from . import adapter
-from .cpu_linears import can_pack, pack_linears
+from .core import adapter
+from .core.cpu_linears import can_pack, pack_linears
+from .core.runner import DECODE_MODES
 from .errors import ModelLoadError, SessionError
 from .events import Result
 from .formats import ChatFormat, get_format
 from .layout import Layout, resolve_layout
-from .runner import DECODE_MODES
 from .sampling import SamplingParams
 from .session import Session
 
@@ -63,7 +63,7 @@ class AsyncReasoner:
         """Load a Hub name or local path; `random:<hub name>` builds random weights of that shape."""
         device = resolve_device(device)
         torch_dtype = resolve_dtype(dtype, device)
-        from .random_models import is_random_spec, load_random
+        from .models.random_weights import is_random_spec, load_random
 
         if is_random_spec(name_or_path):
             try:

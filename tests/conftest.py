@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from asyncthink import AsyncReasoner
-from asyncthink.random_models import tiny_model
+from asyncthink.models.random_weights import tiny_model
 
 sys.path.insert(0, str(Path(__file__).parent))
 # tiny models: one thread avoids OpenMP wake-up costs that dominate small ops on a busy machine

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from transformers import DynamicCache
 
-from asyncthink.rotary import OffsetRotary
+from asyncthink.core.rotary import OffsetRotary
 
 
 def rope_shift(inv_freq: torch.Tensor, head_dim: int, x: torch.Tensor, delta: int) -> torch.Tensor:

@@ -19,7 +19,7 @@ from asyncthink.bench.synthetic import (
     make_hf_cache,
     reset_hf_cache,
 )
-from asyncthink.random_models import tiny_model
+from asyncthink.models.random_weights import tiny_model
 
 METHOD_KEYS = ("asyncthink", "hf_static", "hf_dynamic", "naive")
 RATIO_KEYS = ("async_over_hf_static", "async_over_hf_dynamic", "naive_over_async", "async_over_hf_static_min",

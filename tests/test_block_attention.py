@@ -10,7 +10,7 @@ import torch
 from oracle import StepRecorder, materialised_logits
 
 from asyncthink import AsyncReasoner
-from asyncthink.random_models import tiny_model
+from asyncthink.models.random_weights import tiny_model
 
 CASES = {
     "qwen3": ("qwen3", {}),
@@ -122,7 +122,7 @@ def test_partial_rotary_matches_materialised_reference():
     """Phi rotates only part of each head (partial_rotary_factor 0.5): the rest must pass through."""
     from transformers import PhiConfig, PhiForCausalLM
 
-    from asyncthink.toy_tokenizer import build_toy_tokenizer
+    from asyncthink.models.toy_tokenizer import build_toy_tokenizer
 
     tokenizer = build_toy_tokenizer("qwen3")
     torch.manual_seed(0)

@@ -21,10 +21,11 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from asyncthink import AsyncReasoner, cli
-from asyncthink.cli import _drive, app
-from asyncthink.cli_chat import HELP, Chat, ChatJsonOutput, ChatOutput
-from asyncthink.cli_view import LivePanes
+from asyncthink import AsyncReasoner
+from asyncthink.cli import app, common
+from asyncthink.cli.chat import HELP, Chat, ChatJsonOutput, ChatOutput
+from asyncthink.cli.run import _drive
+from asyncthink.cli.view import LivePanes
 from asyncthink.events import Event
 
 ASYNCTHINK = str(Path(sys.executable).with_name("asyncthink"))
@@ -61,7 +62,7 @@ def runs(tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
 @pytest.fixture
 def tiny(monkeypatch, tiny_reasoner) -> AsyncReasoner:
     """Commands run in this process load the tiny model, whatever --model says."""
-    monkeypatch.setattr(cli, "_load", lambda *args: tiny_reasoner)
+    monkeypatch.setattr(common, "load_model", lambda *args: tiny_reasoner)
     return tiny_reasoner
 
 

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from asyncthink import AsyncReasoner
-from asyncthink.cpu_linears import can_pack, pack_linears, unpack_linears
-from asyncthink.random_models import tiny_model
+from asyncthink.core.cpu_linears import can_pack, pack_linears, unpack_linears
+from asyncthink.models.random_weights import tiny_model
 
 pytestmark = pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="no oneDNN in this torch build")
 

@@ -7,7 +7,7 @@ import pytest
 
 from asyncthink import AsyncReasoner, SamplingParams, SessionError
 from asyncthink.engine import Engine
-from asyncthink.random_models import tiny_model
+from asyncthink.models.random_weights import tiny_model
 
 RUNS = [
     ("What is 2 + 3?", {"budget": 40, "check_every": 5}),

@@ -11,8 +11,12 @@ from typing import ClassVar
 
 import pytest
 
-from asyncthink.answers import check_answer
-from asyncthink.evaluation.checking import check_choice, check_math, extract_choice
+from asyncthink.evaluation.checking import (
+    check_answer,
+    check_choice,
+    check_math,
+    extract_choice,
+)
 from asyncthink.evaluation.judge import (
     JUDGE_PROMPT,
     Judge,

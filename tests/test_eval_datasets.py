@@ -14,7 +14,7 @@ from asyncthink.evaluation.datasets import (
     load_samples,
     virtual_context_attack,
 )
-from asyncthink.random_models import tiny_model
+from asyncthink.models.random_weights import tiny_model
 
 
 def test_math500_from_the_shared_file(shared_data):

@@ -17,8 +17,8 @@ from test_eval_checking import stub_judge  # noqa: F401  (the fixture)
 from typer.testing import CliRunner
 
 import asyncthink.evaluation.runner as runner_module
-from asyncthink import cli_eval
 from asyncthink.cli import app
+from asyncthink.cli import eval as cli_eval
 from asyncthink.engine import Engine
 from asyncthink.evaluation.realtime import delay_metrics
 from asyncthink.evaluation.tts import RateModelTTS

@@ -7,8 +7,7 @@ import wave
 import pytest
 from typer.testing import CliRunner
 
-from asyncthink import cli
-from asyncthink.cli import app
+from asyncthink.cli import app, common
 from asyncthink.evaluation import tts
 from asyncthink.evaluation.speaker import LiveSpeaker
 from asyncthink.events import Event
@@ -16,7 +15,7 @@ from asyncthink.events import Event
 
 def test_speaking_without_espeak_is_a_one_line_error_before_loading(monkeypatch, tmp_path):
     monkeypatch.setattr(tts.shutil, "which", lambda name: None)
-    monkeypatch.setattr(cli, "_load", lambda *a: pytest.fail("the model must not load"))
+    monkeypatch.setattr(common, "load_model", lambda *a: pytest.fail("the model must not load"))
     for option in (["--speak"], ["--speak-to", str(tmp_path / "a.wav")]):
         result = CliRunner().invoke(app, ["run", "hi", *option])
         assert result.exit_code == 1
@@ -48,7 +47,7 @@ def test_live_speaker_says_each_chunk_in_order_and_the_rest_at_the_end():
 
 @pytest.mark.skipif(not tts.espeak_available(), reason="espeak-ng is not installed")
 def test_speak_to_writes_the_answer_with_its_stalls(monkeypatch, tmp_path, tiny_reasoner):
-    monkeypatch.setattr(cli, "_load", lambda *a: tiny_reasoner)
+    monkeypatch.setattr(common, "load_model", lambda *a: tiny_reasoner)
     path = tmp_path / "answer.wav"
     result = CliRunner().invoke(app, ["run", "What is 2+2?", "--mode", "no_think", "--budget", "24", "--plain",
                                       "--speak-to", str(path)])

@@ -6,10 +6,10 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
 from asyncthink import AsyncReasoner, ChatFormatError
-from asyncthink.adapter import ATTENTION_NAME, check_model, offset_rotary
+from asyncthink.core.adapter import ATTENTION_NAME, check_model, offset_rotary
 from asyncthink.formats import detect_format
-from asyncthink.random_models import tiny_model
-from asyncthink.toy_tokenizer import build_toy_tokenizer
+from asyncthink.models.random_weights import tiny_model
+from asyncthink.models.toy_tokenizer import build_toy_tokenizer
 
 
 def test_format_is_chosen_by_the_tokenizer_not_the_architecture():

@@ -12,7 +12,7 @@ import torch
 from oracle import StepRecorder, materialised_logits
 
 from asyncthink import AsyncReasoner
-from asyncthink.random_models import tiny_model
+from asyncthink.models.random_weights import tiny_model
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs an NVIDIA GPU")
 

@@ -8,7 +8,7 @@ from oracle import StepRecorder
 from test_session import ids, scripted, states
 
 from asyncthink import AsyncReasoner, SessionError
-from asyncthink.random_models import tiny_model
+from asyncthink.models.random_weights import tiny_model
 from asyncthink.sampling import forbidden_ids
 
 PROBLEM = "Anna has 3 apples and buys 4 more. How many apples does she have?"

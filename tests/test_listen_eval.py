@@ -8,7 +8,7 @@ import torch
 
 from asyncthink import AsyncReasoner, SessionError
 from asyncthink import listen_eval as le
-from asyncthink.random_models import tiny_model
+from asyncthink.models.random_weights import tiny_model
 
 BUDGET, EVERY = 40, 8
 

@@ -1,7 +1,7 @@
 """Step planning is plain Python: rows, deltas, visibility and row groups, without tensors."""
 
-from asyncthink.blocks import BlockTable
-from asyncthink.plan import Chunk, plan_step
+from asyncthink.core.blocks import BlockTable
+from asyncthink.core.plan import Chunk, plan_step
 
 
 def test_deltas_and_visibility_follow_the_views():

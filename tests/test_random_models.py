@@ -4,7 +4,7 @@ import pytest
 import torch
 from transformers import AutoConfig
 
-from asyncthink.random_models import (
+from asyncthink.models.random_weights import (
     RANDOM_PREFIX,
     is_random_spec,
     known_random_models,
@@ -12,7 +12,7 @@ from asyncthink.random_models import (
     random_config,
     tiny_model,
 )
-from asyncthink.toy_tokenizer import build_toy_tokenizer
+from asyncthink.models.toy_tokenizer import build_toy_tokenizer
 
 FORMATS = {
     "qwen3": ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"],

@@ -7,7 +7,7 @@ import torch
 from oracle import StepRecorder, materialised_logits
 
 from asyncthink import AsyncReasoner, SessionError
-from asyncthink.random_models import tiny_model
+from asyncthink.models.random_weights import tiny_model
 
 YES, NO = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
 

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from asyncthink import AsyncReasoner
-from asyncthink.bench_server import _load, _summary
-from asyncthink.random_models import tiny_model
+from asyncthink.bench.server_load import _load, _summary
+from asyncthink.models.random_weights import tiny_model
 from asyncthink.server import ServerConfig, create_app, serve_in_thread
 
 ASYNCTHINK = str(Path(sys.executable).with_name("asyncthink"))
@@ -95,7 +95,7 @@ def test_readme_examples_run_against_a_server():
 @pytest.mark.parametrize("args, message", [(["--clients", "0"], "--clients: must be an integer >= 1"),
                                            (["--duration", "-5"], "--duration: must be a number >= 0.1")])
 def test_load_benchmark_rejects_bad_numbers(args, message, capsys):
-    from asyncthink.bench_server import main
+    from asyncthink.bench.server_load import main
 
     with pytest.raises(SystemExit):
         main(args)

@@ -13,7 +13,7 @@ import openai
 import pytest
 
 from asyncthink import AsyncReasoner, SamplingParams
-from asyncthink.random_models import tiny_model
+from asyncthink.models.random_weights import tiny_model
 from asyncthink.server import ServerConfig, create_app, serve_in_thread
 
 MODEL = "tiny-qwen3"

@@ -10,7 +10,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from asyncthink import AsyncReasoner
-from asyncthink.random_models import tiny_model
+from asyncthink.models.random_weights import tiny_model
 from asyncthink.server import ServerConfig, create_app, serve_in_thread
 
 MODEL = "tiny-qwen3"

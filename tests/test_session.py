@@ -16,7 +16,7 @@ from asyncthink import (
     SessionError,
     UnsupportedModelError,
 )
-from asyncthink.random_models import tiny_model
+from asyncthink.models.random_weights import tiny_model
 
 
 @pytest.fixture(scope="module")
@@ -227,7 +227,7 @@ def test_refused_models_name_the_reason(overrides, reason):
 def test_model_without_rope_is_refused():
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    from asyncthink.toy_tokenizer import build_toy_tokenizer
+    from asyncthink.models.toy_tokenizer import build_toy_tokenizer
 
     model = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=300))
     with pytest.raises(UnsupportedModelError, match="no rotary position embedding"):
@@ -237,7 +237,7 @@ def test_model_without_rope_is_refused():
 def test_model_class_that_hides_attention_keywords_is_refused():
     from transformers import StableLmConfig, StableLmForCausalLM
 
-    from asyncthink.toy_tokenizer import build_toy_tokenizer
+    from asyncthink.models.toy_tokenizer import build_toy_tokenizer
 
     model = StableLmForCausalLM(StableLmConfig(vocab_size=300, hidden_size=64, intermediate_size=128, num_hidden_layers=1,
                                                num_attention_heads=4, num_key_value_heads=2))

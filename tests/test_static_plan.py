@@ -1,8 +1,14 @@
 """Static-shape descriptors (plain Python): buckets, padding, per-row view entries."""
 
-from asyncthink.blocks import BlockTable
-from asyncthink.plan import Chunk, plan_step
-from asyncthink.static_plan import NO_BLOCK, StaticShape, bucket, pad_plan, static_shape
+from asyncthink.core.blocks import BlockTable
+from asyncthink.core.plan import Chunk, plan_step
+from asyncthink.core.static_plan import (
+    NO_BLOCK,
+    StaticShape,
+    bucket,
+    pad_plan,
+    static_shape,
+)
 
 
 def _plan():

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from asyncthink import AsyncReasoner
-from asyncthink.random_models import tiny_model
+from asyncthink.models.random_weights import tiny_model
 from asyncthink.sampling import forbidden_ids
 
 ARCHS = {

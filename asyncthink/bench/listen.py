@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from ..plan import Chunk
+from ..core.plan import Chunk
 from .synthetic import THINKER_VIEW, WRITER_VIEW, make_async_runner
 from .table import render
 from .timing import median_ms

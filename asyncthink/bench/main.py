@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from ..cpu_linears import unpack_linears
+from ..core.cpu_linears import unpack_linears
 from ..reasoner import AsyncReasoner
 from .conditions import contention_note, describe, environment, loadavg
 from .control import format_control, measure_control

@@ -20,9 +20,9 @@ from typing import Any
 
 import torch
 
-from ..graphs import StaticDecoder
-from ..plan import Chunk
-from ..runner import Runner
+from ..core.graphs import StaticDecoder
+from ..core.plan import Chunk
+from ..core.runner import Runner
 
 THINKER_VIEW = ("prompt", "thoughts")
 WRITER_VIEW = ("writer_prompt", "thoughts", "writer_split", "answer")

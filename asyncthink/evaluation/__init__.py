@@ -1,4 +1,4 @@
-"""Benchmarks and real-time metrics (issue #6); the command line is asyncthink/cli_eval.py.
+"""Benchmarks and real-time metrics (issue #6); the command line is asyncthink/cli/eval.py.
 
     datasets.py ─▶ runner.py (engine, one result file each: results.py) ─▶ report.py
                      │  checking.py (math-verify, letters)   judge.py (HarmBench)

@@ -56,7 +56,7 @@ Nothing here downloads anything; with `random:` models the answers are gibberish
 only the mechanics and timings mean something.
 """
 
-from ..answers import (
+from ..evaluation.checking import (
     answers_match,
     check_answer,
     extract_answer,

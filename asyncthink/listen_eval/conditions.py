@@ -7,8 +7,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from ..answers import check_answer
 from ..errors import SessionError
+from ..evaluation.checking import check_answer
 from ..layout import resolve_layout
 from .tasks import CONDITIONS, DEFAULT_EVERY, SHARD_SEPARATOR, Task
 

@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "asyncthink listen-eval"
 
 def _main(args, log) -> int:
     from ..errors import ModelLoadError
-    from ..random_models import is_random_spec, known_random_models
+    from ..models.random_weights import is_random_spec, known_random_models
     from ..reasoner import AsyncReasoner, resolve_device, resolve_dtype
     from ..sampling import SamplingParams
 

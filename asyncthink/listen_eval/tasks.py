@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..answers import parse_number
 from ..errors import AsyncThinkError
+from ..evaluation.checking import parse_number
 
 CONDITIONS = ("upfront", "listen", "restart")
 ANSWER_TYPES = ("number", "text")

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..adapter import model_shape
+from ..core.adapter import model_shape
 from ..engine import ArenaFull, Engine
 from ..errors import ContextOverflow, SessionError
 from ..reasoner import AsyncReasoner

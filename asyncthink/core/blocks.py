@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import ArenaFull, SessionError
+from ..errors import ArenaFull, SessionError
 
 
 @dataclass

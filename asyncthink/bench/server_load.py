@@ -1,6 +1,6 @@
 """Load benchmark for `asyncthink serve`: N concurrent streaming clients for a fixed time.
 
-    python -m asyncthink.bench_server --clients 8 --duration 60 --layers 4     (or: asyncthink bench-server)
+    python -m asyncthink.bench.server_load --clients 8 --duration 60 --layers 4     (or: asyncthink bench-server)
 
 Starts the server in this process on 127.0.0.1 (an ephemeral port) with a random-weight model,
 or targets a running one with --url. Each client sends streaming chat completions back to back
@@ -25,8 +25,8 @@ import time
 
 import httpx
 
-from .bench.conditions import cpus, processor
-from .bench.main import at_least
+from .conditions import cpus, processor
+from .main import at_least
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -144,8 +144,8 @@ def main(argv=None) -> int:
         import torch
         import transformers
 
-        from .reasoner import AsyncReasoner
-        from .server import ServerConfig, create_app, serve_in_thread
+        from ..reasoner import AsyncReasoner
+        from ..server import ServerConfig, create_app, serve_in_thread
 
         torch.set_num_threads(args.threads)
         overrides = {} if args.layers is None else {"num_hidden_layers": args.layers}

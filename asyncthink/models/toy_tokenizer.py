@@ -1,6 +1,6 @@
 """Tiny deterministic byte-level tokenizers that mimic real chat formats.
 
-Used together with randomly initialised models (see ``random_models``) so that
+Used together with randomly initialised models (see ``random_weights``) so that
 the whole pipeline can run without downloading anything.  The vocabulary is the
 256 byte-level symbols (id == byte value) with no merges, so *any* text
 round-trips exactly through encode/decode; the chat format's marker tokens are

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import torch
 
+from ..errors import SessionError
 from . import adapter
 from .arena import KVArena
 from .attention import StepContext
 from .blocks import BlockTable
-from .errors import SessionError
 from .graphs import StaticDecoder
 from .plan import Chunk, plan_step
 

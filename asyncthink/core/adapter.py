@@ -26,7 +26,7 @@ from transformers import AttentionInterface, PreTrainedModel
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
-from .errors import UnsupportedModelError
+from ..errors import UnsupportedModelError
 from .rotary import OffsetRotary
 
 ATTENTION_NAME = "asyncthink"

@@ -1,9 +1,9 @@
-"""`asyncthink serve` (the HTTP/WebSocket server) and `asyncthink bench-server` (its load benchmark).
+"""`asyncthink serve`: the HTTP/WebSocket server (its load benchmark `bench-server` is in bench/server_load.py).
 
     serve: options ─▶ the model, loaded once ─▶ create_app (server/app.py) ─▶ uvicorn on --host:--port
 
 Binds 127.0.0.1 unless told otherwise; the API key comes from --api-key or ASYNCTHINK_API_KEY.
-User errors (a model that cannot load, ...) print one line (cli._user_errors).
+User errors (a model that cannot load, ...) print one line (cli/common.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from typing import Annotated
 
 import typer
 
-from .reasoner import DEFAULT_MODEL
+from ..reasoner import DEFAULT_MODEL
+from .common import load_model, user_errors
 
 MODEL, LIMITS, API = "Model", "Limits", "API"
 
@@ -57,21 +58,20 @@ def serve(
                                                "request stalls running streams briefly; 0: whole prompts.")] = 256,
 ) -> None:
     """Serve the model over HTTP: OpenAI-compatible /v1/chat/completions and a duplex WebSocket /v1/realtime."""
-    from .cli import _load, _user_errors
-    from .random_models import is_random_spec
-    from .reasoner import resolve_device
+    from ..models.random_weights import is_random_spec
+    from ..reasoner import resolve_device
 
     if reasoning_field not in ("reasoning", "reasoning_content", "both", "none"):
         raise typer.BadParameter("choose reasoning, reasoning_content, both or none", param_hint="'--reasoning-field'")
     if layers is not None and not is_random_spec(model):
         raise typer.BadParameter(f"only applies to random: models, not {model!r}", param_hint="'--layers'")
-    with _user_errors():
+    with user_errors():
         import uvicorn
 
-        from .server import ServerConfig, create_app, uvicorn_config
-        from .server.state import kv_arena_bytes
+        from ..server import ServerConfig, create_app, uvicorn_config
+        from ..server.state import kv_arena_bytes
 
-        reasoner = _load(model, device, dtype, layers, decode)
+        reasoner = load_model(model, device, dtype, layers, decode)
         config = ServerConfig(model_name=served_model_name or model, api_key=api_key, capacity=capacity,
                               max_waiting=max_waiting, queue_timeout=queue_timeout, max_body_bytes=max_body_bytes,
                               default_max_tokens=default_max_tokens, reasoning_field=reasoning_field,
@@ -80,10 +80,3 @@ def serve(
         typer.echo(f"serving {config.model_name} ({resolve_device(device)}; auth {'on' if api_key else 'off'}; "
                    f"KV arena {capacity} slots = {gib:.2f} GiB); uvicorn prints the address", err=True)
         uvicorn.Server(uvicorn_config(create_app(reasoner, config), config, host, port)).run()
-
-
-def bench_server(ctx: typer.Context) -> None:
-    """Load benchmark: N concurrent streaming clients against the server for a fixed time (--help for options)."""
-    from .bench_server import main
-
-    raise typer.Exit(main(ctx.args))

@@ -9,7 +9,7 @@
 Data-parallel: launch the same command under torchrun or accelerate launch (they set
 RANK / WORLD_SIZE / LOCAL_RANK) or pass --shard i/n; each rank takes every n-th sample,
 with `--device auto` rank r uses cuda:<LOCAL_RANK>. Then `asyncthink merge`.
-User errors print one line (cli._user_errors).
+User errors print one line (cli/common.py).
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from typing import Annotated
 
 import typer
 
-from .errors import SessionError
-from .reasoner import DEFAULT_MODEL
+from ..errors import SessionError
+from ..reasoner import DEFAULT_MODEL
+from .common import load_model, user_errors
 
 DATA, MODEL, RUN, SAFETY, SPEECH, JUDGE = "Data", "Model", "Run", "Safety (async)", "Speech", "Judge"
 
@@ -59,9 +60,7 @@ def _device(device: str) -> str:
 
 
 def _load_reasoner(model: str, device: str, dtype: str, layers: int | None):
-    from .cli import _load
-
-    return _load(model, device, dtype, layers)
+    return load_model(model, device, dtype, layers)
 
 
 def eval_command(
@@ -127,9 +126,8 @@ def eval_command(
 ) -> None:
     """Run a benchmark: one result file per sample and configuration; resumes; shards across GPUs/nodes."""
     options = dict(locals())
-    from .cli import _user_errors
 
-    with _user_errors():
+    with user_errors():
         _eval(**options)
 
 
@@ -137,14 +135,14 @@ def _eval(dataset, out, data, limit, data_seed, model, device, dtype, layers, mo
           max_writer_tokens, check_every, temperature, top_p, top_k, seed, repeats, batch, capacity, shard,
           hold_writer_steps, safety_check_every, entropy_pause, tts, tts_sequential, chunk_tokens, step_time, judge_url,
           judge_model, judge_api_key, warmup, quiet) -> None:
-    from .evaluation.datasets import get_spec, load_samples
-    from .evaluation.judge import Judge
-    from .evaluation.results import merge_runs
-    from .evaluation.runner import EvalRun, RunSettings, make_configs, plan_items
-    from .evaluation.runner import shard as take_share
-    from .evaluation.tts import get_tts
-    from .layout import resolve_layout
-    from .listen_eval import warm_up
+    from ..evaluation.datasets import get_spec, load_samples
+    from ..evaluation.judge import Judge
+    from ..evaluation.results import merge_runs
+    from ..evaluation.runner import EvalRun, RunSettings, make_configs, plan_items
+    from ..evaluation.runner import shard as take_share
+    from ..evaluation.tts import get_tts
+    from ..layout import resolve_layout
+    from ..listen_eval import warm_up
 
     # everything that needs no model is checked first: a model load can take minutes
     rank, world = parse_shard(shard)
@@ -220,10 +218,9 @@ def merge_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where the merged results go.")],
 ) -> None:
     """Combine sharded runs: checks duplicates, lists missing results, writes <out>/<dataset>/results.jsonl."""
-    from .cli import _user_errors
-    from .evaluation.results import merge_runs
+    from ..evaluation.results import merge_runs
 
-    with _user_errors():
+    with user_errors():
         summary = merge_runs(sources, out)
     incomplete = False
     for dataset, s in summary.items():
@@ -243,17 +240,16 @@ def report_command(
     clock: Annotated[str, typer.Option(help="wall, or steps (runs made with --step-time).")] = "wall",
 ) -> None:
     """Print accuracy (Wilson 95% interval) and delay figures per dataset and configuration; write plots."""
-    from .cli import _user_errors
 
-    with _user_errors():
+    with user_errors():
         if clock not in ("wall", "steps"):
             raise SessionError(f"--clock must be wall or steps, got {clock!r}")
         _print_report(runs, plots or runs[0] / "plots", clock)
 
 
 def _print_report(runs: list[Path], plots: Path | None, clock: str) -> None:
-    from .evaluation.report import format_table, plot, summarize
-    from .evaluation.results import load_records
+    from ..evaluation.report import format_table, plot, summarize
+    from ..evaluation.results import load_records
 
     rows = summarize(load_records(runs), clock)
     typer.echo(format_table(rows, clock))

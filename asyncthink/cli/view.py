@@ -28,7 +28,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from .events import Event, Metrics, Result
+from ..events import Event, Metrics, Result
 
 STATE_STYLES = {"thinker_only": "yellow", "thinker_and_writer": "green", "writer_only": "cyan", "done": "bold"}
 HEARD_STYLE = "bold magenta"

@@ -20,12 +20,18 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
-from typing import TextIO
+from contextlib import nullcontext
+from typing import Annotated, TextIO
 
-from .cli_view import JsonOutput, PlainOutput
-from .errors import AsyncThinkError
-from .events import Result
-from .session import Session
+import typer
+from rich.console import Console
+
+from ..errors import AsyncThinkError
+from ..events import Result
+from ..session import Session
+from .common import user_errors
+from .options import OUTPUT, ListenOptions, SessionOptions, with_options
+from .view import JsonOutput, PlainOutput
 
 PROMPT = "> "
 HELP = ("Ask a question. While it is answered, type more lines to be heard at once. "
@@ -169,3 +175,44 @@ class Chat:
     def _prompt(self) -> None:
         if self.interactive and not self.quitting:
             self.out.prompt(PROMPT)
+
+
+@with_options
+def chat_command(
+    opts: SessionOptions,
+    listen: ListenOptions,
+    as_json: Annotated[bool, typer.Option("--json", rich_help_panel=OUTPUT,
+                                          help="One JSON event per line on stdout instead of text.")] = False,
+) -> None:
+    """Ask questions one at a time; what you type while a session runs is heard at once.
+
+    Type a question and press Enter: a session starts. While it thinks and writes,
+    each further line you type is passed to it as new input (see --listen-to and
+    --listen-hold), and a line "\\[heard -> thinker] TEXT" shows where and when it
+    landed. When the session ends, the answer and a summary are printed and the prompt
+    returns. Each question is a new session: earlier questions and answers are not
+    remembered.
+
+    Output is streamed plain text, not the panes of `run` (a live display would
+    overwrite what you type): thoughts go to stderr (dimmed on a terminal), the answer
+    to stdout, and on a terminal the whole answer is printed again at the end. What you
+    type may mix with the streamed text on screen, but each line is read intact.
+
+    Empty lines are ignored. /quit or Ctrl-D exits once the running session ends;
+    Ctrl-C cancels the running session, or exits when none is running. From a pipe,
+    the first line is the question and every later line is heard by that session, in
+    order.
+    """
+    opts.check()
+    interactive = sys.stdin.isatty()
+    with user_errors():
+        opts.check_layout()
+        with Console(stderr=True).status(f"loading {opts.model}") if interactive else nullcontext():
+            reasoner = opts.load()
+        output = ChatJsonOutput() if as_json else ChatOutput()
+
+        def start(question: str) -> Session:
+            return reasoner.start(question, **opts.start_kwargs(), **listen.start_kwargs())
+
+        code = Chat(start, output, interactive=interactive).loop(sys.stdin)
+    raise typer.Exit(code)

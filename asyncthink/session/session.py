@@ -19,8 +19,10 @@ A step has three phases — prepare() (which chunks to feed), pick() (device-sid
 choices), consume() (events and state changes from the host copies) — so an Engine can
 pack many sessions into one forward pass; step() runs them for a session on its own.
 
-Plain Python: what to feed and what follows from the sampled tokens. Tensor work lives
-in runner.py, attention.py and sampling.py.
+This module holds the setup, the public surface and the step's phases; the seams are
+mixins in their own modules: feeding.py (what each stream feeds), intake.py (heard input),
+transitions.py (what follows from the sampled tokens), options.py (checks). Plain Python:
+tensor work lives in core/ (runner, attention) and sampling.py.
 """
 
 from __future__ import annotations
@@ -32,36 +34,21 @@ from collections.abc import AsyncIterator, Iterator
 
 import torch
 
-from .detokenize import Detokenizer
-from .errors import ContextOverflow, SessionError
-from .events import Event, Metrics, Result
-from .layout import CONTROL, SAFETY, THINKER, WRITER, Layout
-from .listening import HOLDS, TARGETS, Heard, Inbox, at_boundary
-from .plan import Chunk
-from .runner import Runner
-from .sampling import SamplingParams, StreamSampler, YesNoReader, forbidden_ids
-
-ON_INPUT = ("pause_writer", "continue")
-
-
-def _check_listen_args(to: str, hold: str) -> tuple[str, str]:
-    if to not in TARGETS:
-        raise SessionError(f"listen target must be one of {', '.join(TARGETS)}, got {to!r}")
-    if hold not in HOLDS:
-        raise SessionError(f"hold must be one of {', '.join(HOLDS)}, got {hold!r}")
-    return to, hold
+from ..core.plan import Chunk
+from ..core.runner import Runner
+from ..detokenize import Detokenizer
+from ..errors import ContextOverflow, SessionError
+from ..events import Event, Metrics, Result
+from ..layout import CONTROL, SAFETY, THINKER, WRITER, Layout
+from ..listening import Inbox
+from ..sampling import SamplingParams, StreamSampler, YesNoReader, forbidden_ids
+from .feeding import Feeding
+from .intake import Intake
+from .options import check_listen_args, check_options
+from .transitions import Transitions
 
 
-def _check_utf8(text: str, what: str) -> None:
-    """Text decoded with surrogateescape (e.g. argv with invalid bytes) cannot be tokenized."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise SessionError(f"{what} is not valid Unicode (undecodable byte at position {exc.start}); "
-                           "pass UTF-8 text") from None
-
-
-class Session:
+class Session(Feeding, Intake, Transitions):
     def __init__(
         self,
         reasoner,
@@ -103,26 +90,11 @@ class Session:
 
         With `runner`, the session's blocks are allocated (as "<name>/<block>") in that shared
         runner's arena and an engine drives it (engine.py); otherwise it owns a runner."""
-        if not isinstance(problem, str) or not problem.strip():
-            raise SessionError("the problem text is empty; pass the question to answer")
-        _check_utf8(problem, "the problem text")
-        for option, value in (("budget", budget), ("max_thinker_tokens", max_thinker_tokens),
-                              ("max_writer_tokens", max_writer_tokens), ("check_every", check_every)):
-            if not isinstance(value, int) or value < 1:
-                raise SessionError(f"{option} must be a positive integer, got {value!r}")
-        for option, value in (("listen_capacity", listen_capacity), ("hold_writer_steps", hold_writer_steps),
-                              ("safety_check_every", safety_check_every)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise SessionError(f"{option} must be a non-negative integer, got {value!r}")
-        if prefill_chunk is not None and (not isinstance(prefill_chunk, int) or prefill_chunk < 1):
-            raise SessionError(f"prefill_chunk must be a positive integer (or None), got {prefill_chunk!r}")
-        if entropy_pause is not None and (not isinstance(entropy_pause, (int, float)) or entropy_pause <= 0):
-            raise SessionError(f"entropy_pause must be a positive number of nats (or None), got {entropy_pause!r}")
-        if safety_check_every and not layout.asks_safety:
-            raise SessionError(f"layout {layout.name!r} has no safety view; safety checks need an async layout")
-        if on_input not in ON_INPUT:
-            raise SessionError(f"on_input must be one of {', '.join(ON_INPUT)}, got {on_input!r}")
-        self.listen_to, self.listen_hold = _check_listen_args(listen_to, listen_hold)
+        check_options(problem, layout, budget=budget, max_thinker_tokens=max_thinker_tokens,
+                      max_writer_tokens=max_writer_tokens, check_every=check_every, listen_capacity=listen_capacity,
+                      hold_writer_steps=hold_writer_steps, safety_check_every=safety_check_every,
+                      prefill_chunk=prefill_chunk, entropy_pause=entropy_pause, on_input=on_input)
+        self.listen_to, self.listen_hold = check_listen_args(listen_to, listen_hold)
         self.max_hold, self.on_input, self.listen_capacity = max_hold, on_input, listen_capacity
         self.max_thinker_tokens, self.max_writer_tokens = max_thinker_tokens, max_writer_tokens
         tok, fmt = reasoner.tokenizer, reasoner.chat_format
@@ -230,41 +202,6 @@ class Session:
         """Thread-safe; the session stops at its next step with stop reason 'cancelled'."""
         self._cancel.set()
 
-    def listen(self, text: str, to: str | None = None, hold: str | None = None) -> None:
-        """Hear new user input while the session runs (thread-safe, returns at once).
-
-        It takes effect at the next step that may take it (see listening.py) with a
-        `heard` event; it raises SessionError for empty text, a finished session, or text
-        beyond the listening room reserved at start (`listen_capacity` tokens per target).
-        """
-        if not isinstance(text, str) or not text.strip():
-            raise SessionError("listen() needs non-empty text")
-        _check_utf8(text, "heard text")
-        to, hold = _check_listen_args(to or self.listen_to, hold or self.listen_hold)
-        if to != "input" and THINKER not in self.layout.views:
-            to = "input"  # no thinker in this mode: the request itself is amended
-        fields = {"text": text}
-        thinker_ids = self._encode(self.layout.heard_template.format(**fields)) if to != "input" else []
-        # always spelled for the input block: input aimed at the thinker goes there once thinking has ended
-        input_ids = self._encode(self.layout.input_template.format(**fields))
-        with self._listen_lock:
-            if self._closed or self._cancel.is_set():
-                raise SessionError(f"the session has finished ({self.stop_reason or 'cancelled'}); start a new session to ask more")
-            # an aimed-at-thinker item may fall back to the input block, so it reserves room in both
-            need = {"thinker": len(thinker_ids), "input": len(input_ids)}
-            for target, n in need.items():
-                if self._listen_used[target] + n > self.listen_capacity:
-                    raise SessionError(
-                        f"heard input of {n} tokens does not fit: {self._listen_used[target]} of the "
-                        f"{self.listen_capacity} tokens of listening room ({target}) are used; start the "
-                        "session with a larger listen_capacity"
-                    )
-            for target, n in need.items():
-                self._listen_used[target] += n
-            self._inbox.put(Heard(text, to, hold, thinker_ids, input_ids, self._now()))
-
-    def _encode(self, text: str) -> list[int]:
-        return self.tokenizer.encode(text, add_special_tokens=False)
 
     def __iter__(self) -> Iterator[Event]:
         """Events until done. A session of an engine running in the background (Engine.start)
@@ -414,155 +351,6 @@ class Session:
                 self.steps += 1
             if not self.done and self.steps >= self.budget:
                 self._finish("budget")
-
-    def _chunks(self, stream: str) -> list[Chunk]:
-        view = self.views[stream]
-        written = self.writes[stream]
-        if stream in (CONTROL, SAFETY):
-            chunks, complete = self._start_chunks(stream, view)  # the first check also feeds the question text
-            if not complete:
-                return chunks  # the question text is still being prefilled: ask at a later step
-            if stream == CONTROL:
-                self.control_checks += 1
-                checks, block = self.control_checks, self.layout.question_block
-            else:
-                self.safety_checks += 1
-                checks, block = self.safety_checks, self.layout.safety_block
-            if not self.cache_question and checks > 1:
-                question = self.block[block]
-                self.runner.table.reset(question)
-                chunks.append(Chunk(stream, view, question, list(self.block_ids[block]), want_logits=False))
-            return [*chunks, Chunk(stream, view, written, list(self.cue_ids))]
-        if stream not in self.started:
-            chunks, complete = self._start_chunks(stream, view)
-            if not complete:
-                return chunks
-            if not chunks:
-                raise SessionError(f"layout {self.layout.name!r}: stream {stream!r} has no text to start from")
-            self.started.add(stream)
-            # the last text fed at the start gives the stream's first token
-            return [*chunks[:-1], Chunk(stream, view, chunks[-1].block, chunks[-1].tokens)]
-        tokens = [self.pending.pop(stream)]
-        if stream == THINKER:
-            tokens += self._thinker_heard
-            self._thinker_heard = []
-        return [Chunk(stream, view, written, tokens)]
-
-    def _take_heard(self, thinker_active: bool) -> list[Chunk]:
-        """Release ready heard input: input-block chunks, and ids queued behind the thinker's token."""
-
-        def ready(item: Heard) -> bool:
-            if item.to == "input" or not thinker_active:
-                return True  # no thinker to wait for: it goes to the input block now
-            if THINKER not in self.started:
-                return False  # the thinker has not started yet: it hears it right after
-            return item.waited >= self.max_hold or at_boundary(self.detok[THINKER].text, item.hold)
-
-        chunks = []
-        listen_view = self.views[self.layout.listen_stream]
-        for item in self._inbox.take_ready(ready):
-            to = item.to if thinker_active else "input"
-            input_ids = item.input_tokens
-            if to in ("input", "both"):
-                chunks.append(Chunk(self.layout.listen_stream, listen_view, self.block[self.layout.input_block], input_ids,
-                                    want_logits=False))
-            if to in ("thinker", "both"):
-                self._thinker_heard += item.thinker_tokens
-            tokens = (len(input_ids) if to != "thinker" else 0) + (len(item.thinker_tokens) if to != "input" else 0)
-            self._event("input", "heard", item.text, data={
-                "to": to, "requested": item.to, "tokens": tokens, "queued_at": item.queued_at,
-                "waited_tokens": item.waited})
-            if self.on_input == "pause_writer" and self.state == "thinker_and_writer":
-                self._set_state("thinker_only", "heard_input")
-        return chunks
-
-    def _start_chunks(self, stream: str, view: tuple[str, ...]) -> tuple[list[Chunk], bool]:
-        """Initial text of the view's blocks that nobody has fed yet, fed now in this view, in view
-        order; with `prefill_chunk`, at most that many tokens per step (a block may be fed over several
-        steps, and nothing after it before it is complete). Returns (chunks, whether all is fed)."""
-        chunks = []
-        for name in self.layout.views[stream]:
-            if name not in self.unfed:
-                continue
-            ids = self.block_ids[name]
-            fed = self._fed.get(name, 0)
-            take = len(ids) - fed if self._prefill_room is None else min(len(ids) - fed, self._prefill_room)
-            if take:
-                chunks.append(Chunk(stream, view, self.block[name], list(ids[fed : fed + take]), want_logits=False))
-            if self._prefill_room is not None:
-                self._prefill_room -= take
-            if fed + take < len(ids):
-                self._fed[name] = fed + take
-                return chunks, False
-            self.unfed.remove(name)
-        return chunks, True
-
-    # ---- what follows from the sampled tokens ---------------------------------------
-
-    def _on_thinker(self, token: float, entropy: float | None = None) -> None:
-        token = int(token)
-        if entropy is not None and entropy > self.entropy_pause and self.state == "thinker_and_writer":
-            self._set_state("thinker_only", "thinker_uncertain", entropy=entropy)
-        if token == self.think_close_id or len(self.tokens[THINKER]) >= self.max_thinker_tokens:
-            reason = "thinker_closed" if token == self.think_close_id else "thinker_budget"
-            self._set_state("writer_only", reason)
-            return
-        text = self._emit(THINKER, token)
-        self._inbox.tick()
-        self._since_check += 1
-        if "\n\n" in self._tail(THINKER, text) or self._since_check >= self.check_every:
-            self._check_due = True
-
-    def _on_control(self, p_yes: float, p_no: float) -> None:
-        yes = p_yes > p_no
-        held = yes and self.state == "thinker_only" and self.steps < self.hold_writer_steps
-        data = {"p_yes": p_yes, "p_no": p_no, **({"held_until_step": self.hold_writer_steps} if held else {})}
-        self._event(CONTROL, "decision", "yes" if yes else "no", data=data)
-        self._check_due, self._since_check = False, 0
-        if yes and self.state == "thinker_only" and not held:
-            self._set_state("thinker_and_writer", "control_yes")
-        elif not yes and self.state == "thinker_and_writer":
-            self._set_state("thinker_only", "control_no")
-
-    def _on_safety(self, p_yes: float, p_no: float) -> None:
-        safe = p_yes > p_no
-        self._event(CONTROL, "decision", "safe" if safe else "unsafe", data={"p_yes": p_yes, "p_no": p_no,
-                                                                              "question": SAFETY})
-        self._since_safety = 0
-        if safe:
-            return
-        if self.state == "thinker_and_writer":
-            self._set_state("thinker_only", "unsafe")
-        elif self.state == "writer_only":
-            self._finish("unsafe")
-
-    def _on_writer(self, token: int) -> None:
-        if token in self.end_ids:
-            self._finish("writer_eos")
-            return
-        if len(self.tokens[WRITER]) >= self.max_writer_tokens:
-            self._finish("writer_budget")
-            return
-        text = self._emit(WRITER, token)
-        self._since_safety += 1
-        if self.state == "thinker_and_writer" and "\n\n" in self._tail(WRITER, text):
-            self._set_state("thinker_only", "writer_paragraph_end")
-
-    def _emit(self, stream: str, token: int) -> str:
-        self.tokens[stream].append(token)
-        self.pending[stream] = token
-        text = self.detok[stream].add(token)
-        self._event(stream, "token", text, token_id=token)
-        return text
-
-    def _tail(self, stream: str, new_text: str) -> str:
-        """The new text with the character before it, to see a paragraph end split over tokens."""
-        full = self.detok[stream].text
-        return full[-len(new_text) - 1 :] if new_text else ""
-
-    def _set_state(self, state: str, reason: str, **data) -> None:
-        previous, self.state = self.state, state
-        self._event(CONTROL, "state", state, data={"previous": previous, "reason": reason, **data})
 
     def _finish(self, reason: str) -> None:
         with self._listen_lock:

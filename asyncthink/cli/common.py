@@ -1,0 +1,36 @@
+"""What every command shares: loading a model and translating user errors, once.
+
+User errors (`AsyncThinkError`) become one `error: ...` line on stderr and exit code 1;
+anything else is a bug and keeps its traceback. Ctrl-C outside a session exits 130.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import typer
+
+from ..errors import AsyncThinkError
+from ..models.random_weights import is_random_spec
+from ..reasoner import AsyncReasoner
+
+
+@contextmanager
+def user_errors():
+    """Translate user errors into one line and an exit code; bugs keep their traceback."""
+    try:
+        yield
+    except AsyncThinkError as exc:
+        typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        # Ctrl-C outside the session loop (e.g. while loading): click would say "Aborted!" and exit 1
+        raise typer.Exit(130) from None
+
+
+def load_model(model: str, device: str, dtype: str, layers: int | None, decode: str = "auto") -> AsyncReasoner:
+    kwargs = {} if layers is None else {"num_hidden_layers": layers}
+    reasoner = AsyncReasoner.from_pretrained(model, device=device, dtype=dtype, decode=decode, **kwargs)
+    if is_random_spec(model):
+        typer.echo(f"warning: {model} has random weights: its output is gibberish", err=True)
+    return reasoner

@@ -1,0 +1,6 @@
+"""Models the project ships or builds: nothing here is downloaded.
+
+    random_weights.py  random weights with the shapes of real checkpoints (configs/*.json,
+                       architecture fields only) + toy_tokenizer.py, for smoke tests and
+                       benchmarks (gibberish output)
+"""
