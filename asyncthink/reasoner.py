@@ -60,7 +60,8 @@ class AsyncReasoner:
     def from_pretrained(cls, name_or_path: str = DEFAULT_MODEL, device: str = "auto", dtype: str | torch.dtype = "auto",
                         chat_format: str | ChatFormat | None = None, decode: str = "auto",
                         **model_kwargs) -> AsyncReasoner:
-        """Load a Hub name or local path; `random:<hub name>` builds random weights of that shape."""
+        """Load a Hub name or local path; `random:<hub name>` builds random weights of that shape; a shipped
+        model's name (`tiny-reasoner`, models/shipped.py) loads its folder from the package, offline."""
         device = resolve_device(device)
         torch_dtype = resolve_dtype(dtype, device)
         from .models.random_weights import is_random_spec, load_random
@@ -73,6 +74,13 @@ class AsyncReasoner:
             return cls(model, tokenizer, chat_format, decode=decode)
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from .models.shipped import shipped_path
+
+        if (folder := shipped_path(name_or_path)) is not None:
+            if not (folder / "config.json").is_file():
+                raise ModelLoadError(f"the shipped model {name_or_path!r} is missing from this installation "
+                                     f"(no {folder}/config.json); reinstall asyncthink")
+            name_or_path = str(folder)
         try:
             tokenizer = AutoTokenizer.from_pretrained(name_or_path)
             model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=torch_dtype, **model_kwargs)

@@ -7,12 +7,16 @@ from __future__ import annotations
 import typer
 
 from ..models.random_weights import known_random_models
+from ..models.shipped import SHIPPED
 from ..reasoner import DEFAULT_MODEL
 from .common import user_errors
 
 
 def models() -> None:
-    """List the built-in random: models; real checkpoints are named as on the Hub or by path."""
+    """List the models shipped with the package and the random: shapes; real checkpoints are named as on the Hub."""
+    typer.echo("Shipped (offline, trained by the project on its arithmetic tasks; readable thoughts and answers):")
+    for name, folder in SHIPPED.items():
+        typer.echo(f"  {name}  ({folder})")
     typer.echo("Random-weight stand-ins (offline, gibberish output; for smoke tests, e.g. with --layers 1):")
     for spec in known_random_models():
         typer.echo(f"  {spec}")
