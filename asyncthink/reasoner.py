@@ -8,15 +8,13 @@ import torch
 
 from .core import adapter
 from .core.cpu_linears import can_pack, pack_linears
-from .core.runner import DECODE_MODES
+from .defaults import DECODE_MODES, DEFAULT_MODEL
 from .errors import ModelLoadError, SessionError
 from .events import Result
 from .formats import ChatFormat, get_format
 from .layout import Layout, resolve_layout
 from .sampling import SamplingParams
 from .session import Session
-
-DEFAULT_MODEL = "Qwen/Qwen3-0.6B"
 
 
 def resolve_device(device: str) -> str:
@@ -74,7 +72,7 @@ class AsyncReasoner:
             return cls(model, tokenizer, chat_format, decode=decode)
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from .models.shipped import shipped_path
+        from .models.catalog import shipped_path
 
         if (folder := shipped_path(name_or_path)) is not None:
             if not (folder / "config.json").is_file():

@@ -21,14 +21,13 @@ import sys
 import threading
 from collections.abc import Callable
 from contextlib import nullcontext
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 from rich.console import Console
 
 from ..errors import AsyncThinkError
 from ..events import Result
-from ..session import Session
 from .common import user_errors
 from .options import OUTPUT, ListenOptions, SessionOptions, with_options
 from .view import JsonOutput, PlainOutput
@@ -36,6 +35,9 @@ from .view import JsonOutput, PlainOutput
 PROMPT = "> "
 HELP = ("Ask a question. While it is answered, type more lines to be heard at once. "
         "/quit or Ctrl-D exits, Ctrl-C cancels the running session.")
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 
 def _one_line(exc: Exception) -> str:

@@ -7,12 +7,15 @@ anything else is a bug and keeps its traceback. Ctrl-C outside a session exits 1
 from __future__ import annotations
 
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import typer
 
 from ..errors import AsyncThinkError
-from ..models.random_weights import is_random_spec
-from ..reasoner import AsyncReasoner
+from ..models.catalog import is_random_spec
+
+if TYPE_CHECKING:
+    from ..reasoner import AsyncReasoner
 
 
 @contextmanager
@@ -29,6 +32,8 @@ def user_errors():
 
 
 def load_model(model: str, device: str, dtype: str, layers: int | None, decode: str = "auto") -> AsyncReasoner:
+    from ..reasoner import AsyncReasoner
+
     kwargs = {} if layers is None else {"num_hidden_layers": layers}
     reasoner = AsyncReasoner.from_pretrained(model, device=device, dtype=dtype, decode=decode, **kwargs)
     if is_random_spec(model):

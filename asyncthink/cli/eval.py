@@ -21,8 +21,8 @@ from typing import Annotated
 
 import typer
 
+from ..defaults import DEFAULT_MODEL
 from ..errors import SessionError
-from ..reasoner import DEFAULT_MODEL
 from .common import load_model, user_errors
 
 DATA, MODEL, RUN, SAFETY, SPEECH, JUDGE = "Data", "Model", "Run", "Safety (async)", "Speech", "Judge"

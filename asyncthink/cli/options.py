@@ -12,18 +12,18 @@ import inspect
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
-from ..core.runner import DECODE_MODES
+from ..defaults import DECODE_MODES, DEFAULT_MODEL, ON_INPUT
 from ..layout import resolve_layout
 from ..listening import HOLDS, TARGETS
-from ..models.random_weights import is_random_spec
-from ..reasoner import DEFAULT_MODEL, AsyncReasoner
-from ..sampling import SamplingParams
-from ..session import ON_INPUT
+from ..models.catalog import is_random_spec
 from . import common
+
+if TYPE_CHECKING:
+    from ..reasoner import AsyncReasoner
 
 MODEL, GENERATION, SAFETY, LISTENING, OUTPUT = "Model", "Generation", "Safety", "Listening", "Output"
 
@@ -84,6 +84,8 @@ class SessionOptions:
         return common.load_model(self.model, self.device, self.dtype, self.layers, self.decode)
 
     def start_kwargs(self) -> dict[str, Any]:
+        from ..sampling import SamplingParams
+
         return {"mode": self.mode, "layout": self.layout, "budget": self.budget,
                 "max_thinker_tokens": self.max_thinker_tokens, "max_writer_tokens": self.max_writer_tokens,
                 "check_every": self.check_every, "hold_writer_steps": self.hold_writer_steps,

@@ -14,17 +14,19 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from ..errors import AsyncThinkError
 from ..events import Event
-from ..session import Session
 from .common import user_errors
 from .options import LISTENING, OUTPUT, ListenOptions, SessionOptions, with_options
 from .view import JsonOutput, LiveOutput, PlainOutput
+
+if TYPE_CHECKING:
+    from ..session import Session
 
 
 def _parse_listen_after(values: list[str] | None) -> list[tuple[int, str]]:

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from ..reasoner import DEFAULT_MODEL
+from ..defaults import DEFAULT_MODEL
 from .common import load_model, user_errors
 
 MODEL, LIMITS, API = "Model", "Limits", "API"

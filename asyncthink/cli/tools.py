@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import typer
 
-from ..models.random_weights import known_random_models
-from ..models.shipped import SHIPPED
-from ..reasoner import DEFAULT_MODEL
+from ..defaults import DEFAULT_MODEL
+from ..models.catalog import SHIPPED, known_random_models
 from .common import user_errors
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import torch
 
+from ..defaults import DECODE_MODES
 from ..errors import SessionError
 from . import adapter
 from .arena import KVArena
@@ -23,8 +24,6 @@ from .attention import StepContext
 from .blocks import BlockTable
 from .graphs import StaticDecoder
 from .plan import Chunk, plan_step
-
-DECODE_MODES = ("auto", "eager", "static", "graphs")
 
 
 class Runner:

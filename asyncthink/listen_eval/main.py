@@ -33,7 +33,7 @@ def _positive(text: str) -> int:
 
 
 def build_parser(prog: str = "asyncthink listen-eval") -> argparse.ArgumentParser:
-    from ..reasoner import DEFAULT_MODEL
+    from ..defaults import DEFAULT_MODEL
 
     p = argparse.ArgumentParser(
         prog=prog,

@@ -3,9 +3,9 @@
     random_weights.py  random weights with the shapes of real checkpoints (configs/*.json,
                        architecture fields only) + toy_tokenizer.py, for smoke tests and
                        benchmarks (gibberish output)
-    shipped.py         names of the models shipped inside the package ("tiny-reasoner")
+    catalog.py         what can be named offline: shipped folders ("tiny-reasoner"), random: shapes
 """
 
-from .shipped import SHIPPED, TINY_REASONER, shipped_path
+from .catalog import SHIPPED, TINY_REASONER, shipped_path
 
 __all__ = ["SHIPPED", "TINY_REASONER", "shipped_path"]

@@ -25,11 +25,8 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
+from .catalog import CONFIG_DIR, RANDOM_PREFIX, is_random_spec, known_random_models
 from .toy_tokenizer import build_toy_tokenizer
-
-RANDOM_PREFIX = "random:"
-
-_CONFIG_DIR = Path(__file__).parent / "configs"
 
 # Shared tiny shapes: GQA (4 query heads over 2 kv heads) so that KV-cache code
 # paths see num_key_value_heads != num_attention_heads, like real models.
@@ -57,18 +54,8 @@ _TINY_ARCHS: dict[str, dict[str, Any]] = {
 }
 
 
-def is_random_spec(spec: str) -> bool:
-    """True if ``spec`` asks for a random model (``"random:<hub name>"``)."""
-    return isinstance(spec, str) and spec.startswith(RANDOM_PREFIX)
-
-
 def _config_path(name: str) -> Path:
-    return _CONFIG_DIR / (name.replace("/", "__") + ".json")
-
-
-def known_random_models() -> list[str]:
-    """Specs accepted by :func:`load_random`, e.g. ``"random:Qwen/Qwen3-0.6B"``."""
-    return sorted(RANDOM_PREFIX + p.stem.replace("__", "/") for p in _CONFIG_DIR.glob("*.json"))
+    return CONFIG_DIR / (name.replace("/", "__") + ".json")
 
 
 def _fold_rope(fields: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

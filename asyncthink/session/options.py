@@ -6,11 +6,10 @@ CLI, the server) can pass the message on as it is.
 
 from __future__ import annotations
 
+from ..defaults import ON_INPUT
 from ..errors import SessionError
 from ..layout import Layout
 from ..listening import HOLDS, TARGETS
-
-ON_INPUT = ("pause_writer", "continue")
 
 
 def check_listen_args(to: str, hold: str) -> tuple[str, str]:
