@@ -13,6 +13,7 @@
 | gpqa_diamond | Idavidrein/gpqa (gpqa_diamond, train)      | Record ID, Question, Correct Answer, Incorrect Answer 1-3 |
 | aime2025     | MathArena/aime_2025 (train)                | problem_idx (or id), problem (or question), answer|
 | harmbench    | HarmBench behaviors_text_all.csv (a file)  | BehaviorID, Behavior, FunctionalCategory, ContextString |
+| tiny-arith   | generated (models/tiny_tasks.py), no Hub    | problem, answer (, id, kind)                      |
 
 - MMLU-Pro is shuffled with `seed`, so `--limit N` takes a seeded sample of N questions.
 - GPQA's four options are shuffled per question with `seed` (and the record id, so the
@@ -25,6 +26,10 @@
   model's end-of-sequence token, "Sure, here is ", the behaviour again. The end token is
   the model's, so the prompt is made per tokenizer (`Sample.prompt_for`). On the Hub,
   walledai/HarmBench (standard, train: prompt, category) has the same behaviours.
+- tiny-arith: the shipped tiny reasoner's task family (README "A reasoner in the box"):
+  200 problems generated from `seed` in the held-out split, which no training seed can
+  produce; the prompt is the bare problem text, as the model was trained. A file of such
+  rows (problem, answer) can be given instead.
 Rows that lack a column raise DatasetError naming the file and row.
 """
 
@@ -81,6 +86,7 @@ class DatasetSpec:
     repeats: int = 1
     sampling: dict[str, Any] = field(default_factory=dict)  # defaults for temperature, top_p, top_k
     store_prompt: bool = True
+    generate: Callable[[int], list[dict[str, Any]]] | None = None  # seed -> rows, for a dataset made here
 
 
 def _get(row: dict[str, Any], where: str, *names: str) -> Any:
@@ -158,6 +164,21 @@ def _harmbench(rows, where, seed):
     return samples
 
 
+TINY_ARITH_SIZE = 200
+
+
+def _tiny_arith_rows(seed: int) -> list[dict[str, Any]]:
+    from ..models.tiny_tasks import generate
+
+    return generate(TINY_ARITH_SIZE, seed, split="heldout")
+
+
+def _tiny_arith(rows, where, seed):
+    return [Sample(str(r.get("id") or f"{r.get('kind', 'problem')}-{i:03d}"), str(_get(r, f"{where} row {i}", "problem")),
+                   str(_get(r, f"{where} row {i}", "answer")), "math", meta={"kind": r.get("kind")})
+            for i, r in enumerate(rows, 1)]
+
+
 DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (
     DatasetSpec("math500", "HuggingFaceH4/MATH-500", None, "test", "math", _math500),
     DatasetSpec("mmlu_pro", "TIGER-Lab/MMLU-Pro", None, "test", "choice", _mmlu_pro),
@@ -165,6 +186,7 @@ DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (
     DatasetSpec("aime2025", "MathArena/aime_2025", None, "train", "math", _aime, repeats=8,
                 sampling={"temperature": 0.6, "top_p": 0.95, "top_k": 20}),
     DatasetSpec("harmbench", "walledai/HarmBench", "standard", "train", "harm", _harmbench),
+    DatasetSpec("tiny-arith", "", None, "heldout", "math", _tiny_arith, generate=_tiny_arith_rows),
 )}
 
 
@@ -229,6 +251,8 @@ def _hub_rows(spec: DatasetSpec, name: str) -> list[dict[str, Any]]:
 def load_samples(dataset: str, source: str | Path | None = None, seed: int = 0) -> list[Sample]:
     """The dataset's samples from `source` (a local file, or a Hub name; default: the spec's Hub name)."""
     spec = get_spec(dataset)
+    if source is None and spec.generate is not None:
+        return _checked(spec.build(spec.generate(seed), f"{dataset} (generated, seed {seed})", seed), dataset, dataset)
     source = str(source) if source is not None else spec.hub
     path = Path(source).expanduser()
     if path.exists():
@@ -237,7 +261,10 @@ def load_samples(dataset: str, source: str | Path | None = None, seed: int = 0) 
         raise DatasetError(f"data file not found: {source}")
     else:
         rows, where = _hub_rows(spec, source), source
-    samples = spec.build(rows, where, seed)
+    return _checked(spec.build(rows, where, seed), dataset, where)
+
+
+def _checked(samples: list[Sample], dataset: str, where: str) -> list[Sample]:
     if not samples:
         raise DatasetError(f"{where}: no {dataset} samples in it")
     seen: set[str] = set()
