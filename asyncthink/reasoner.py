@@ -8,7 +8,7 @@ import torch
 
 from .core import adapter
 from .core.cpu_linears import can_pack, pack_linears
-from .defaults import DECODE_MODES, DEFAULT_MODEL
+from .defaults import DECODE_MODES, DEFAULT_MODEL, device_problem
 from .errors import ModelLoadError, SessionError
 from .events import Result
 from .formats import ChatFormat, get_format
@@ -18,6 +18,8 @@ from .session import Session
 
 
 def resolve_device(device: str) -> str:
+    if (problem := device_problem(device)) is not None:
+        raise ModelLoadError(problem)
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -59,7 +61,7 @@ class AsyncReasoner:
                         chat_format: str | ChatFormat | None = None, decode: str = "auto",
                         **model_kwargs) -> AsyncReasoner:
         """Load a Hub name or local path; `random:<hub name>` builds random weights of that shape; a shipped
-        model's name (`tiny-reasoner`, models/shipped.py) loads its folder from the package, offline."""
+        model's name (`tiny-reasoner`, models/catalog.py) loads its folder from the package, offline."""
         device = resolve_device(device)
         torch_dtype = resolve_dtype(dtype, device)
         from .models.random_weights import is_random_spec, load_random
@@ -72,23 +74,20 @@ class AsyncReasoner:
             return cls(model, tokenizer, chat_format, decode=decode)
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from .models.catalog import shipped_path
+        from .models.hub import resolve_source
 
-        if (folder := shipped_path(name_or_path)) is not None:
-            if not (folder / "config.json").is_file():
-                raise ModelLoadError(f"the shipped model {name_or_path!r} is missing from this installation "
-                                     f"(no {folder}/config.json); reinstall asyncthink")
-            name_or_path = str(folder)
+        source, local_only = resolve_source(name_or_path)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(name_or_path)
-            model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=torch_dtype, **model_kwargs)
+            tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
+            model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype, local_files_only=local_only,
+                                                         **model_kwargs)
         except (OSError, ValueError, KeyError) as exc:
             first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0].rstrip(".")
             offline = "" if os.environ.get("HF_HUB_OFFLINE") else " (or set HF_HUB_OFFLINE=1 to use the local cache)"
             raise ModelLoadError(
                 f"could not load model {name_or_path!r}: {first_line}. Check the name or local path; without "
                 f"network access, download it elsewhere and pass the local folder{offline}; "
-                "`random:Qwen/Qwen3-0.6B` runs without weights (gibberish output)."
+                "`tiny-reasoner` ships with asyncthink and runs offline."
             ) from exc
         return cls(model.to(device), tokenizer, chat_format, decode=decode)
 

@@ -8,7 +8,7 @@ session. So from a pipe, where every line is read at once, the first line is the
 question and all later ones are heard by that session, in order.
 
     empty line     ignored
-    /quit, EOF     exit 0 once the running session has ended
+    /quit, EOF     exit once the running session has ended: 0, or 1 from a pipe when a question failed
     Ctrl-C         cancel the running session; exit 130 when none is running
 
 Output is plain streamed text (`ChatOutput`) rather than live panes: a live display
@@ -90,6 +90,7 @@ class Chat:
         self.thread: threading.Thread | None = None
         self.failure: BaseException | None = None  # a bug in the session thread, raised in the main one
         self.quitting = False  # no prompt once the user has asked to quit
+        self.failures = 0  # questions that ended in an error (start refused or the session failed)
 
     def loop(self, stdin: TextIO) -> int:
         if self.interactive:
@@ -104,7 +105,8 @@ class Chat:
                     if self.interactive and self._running():
                         self.out.note("(waiting for the session to end; Ctrl-C cancels it)")
                     self._wait()
-                    return 0
+                    # from a pipe a failed question must not look like success to the script that sent it
+                    return 1 if self.failures and not self.interactive else 0
                 line = line.rstrip("\r\n")
                 if not line.strip():
                     if not self._running():
@@ -138,6 +140,7 @@ class Chat:
         try:
             self.session = self.start(question)
         except AsyncThinkError as exc:
+            self.failures += 1
             self.out.note(f"error: {_one_line(exc)}")
             self._prompt()
             return
@@ -151,6 +154,7 @@ class Chat:
                 self.out.add(event)
             self.out.finish(session.result())
         except AsyncThinkError as exc:
+            self.failures += 1
             session.cancel()
             self.out.note(f"error: {_one_line(exc)}")
         except BaseException as exc:  # a bug: keep its traceback for the main thread to raise
@@ -208,7 +212,6 @@ def chat_command(
     opts.check()
     interactive = sys.stdin.isatty()
     with user_errors():
-        opts.check_layout()
         with Console(stderr=True).status(f"loading {opts.model}") if interactive else nullcontext():
             reasoner = opts.load()
         output = ChatJsonOutput() if as_json else ChatOutput()

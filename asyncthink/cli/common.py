@@ -32,6 +32,10 @@ def user_errors():
 
 
 def load_model(model: str, device: str, dtype: str, layers: int | None, decode: str = "auto") -> AsyncReasoner:
+    if not is_random_spec(model):
+        from ..models.hub import resolve_source
+
+        resolve_source(model)  # a missing folder or no network: one line now, before torch is imported
     from ..reasoner import AsyncReasoner
 
     kwargs = {} if layers is None else {"num_hidden_layers": layers}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import math
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
-from ..defaults import DECODE_MODES, DEFAULT_MODEL, ON_INPUT
+from ..defaults import DECODE_MODES, DEFAULT_MODEL, DTYPES, ON_INPUT, device_problem
+from ..errors import AsyncThinkError
 from ..layout import resolve_layout
 from ..listening import HOLDS, TARGETS
 from ..models.catalog import is_random_spec
@@ -73,12 +75,26 @@ class SessionOptions:
                                                            "entropy (nats) is above this.")] = None
 
     def check(self) -> None:
-        """Checks that need no model: fail fast, before a load that can take a while."""
+        """Every option value checked before a load that can take a while: a bad one is a usage error (exit 2)."""
+        bad = lambda option, why: typer.BadParameter(why, param_hint=f"'--{option}'")  # noqa: E731
         if self.layers is not None and not is_random_spec(self.model):
-            raise typer.BadParameter(f"only applies to random: models, not {self.model!r}", param_hint="'--layers'")
-
-    def check_layout(self) -> None:
-        resolve_layout(self.mode, self.layout)  # raises a user error (exit 1)
+            raise bad("layers", f"only applies to random: models, not {self.model!r}")
+        if (problem := device_problem(self.device)) is not None:
+            raise bad("device", problem)
+        if self.dtype not in DTYPES:
+            raise bad("dtype", f"unknown dtype {self.dtype!r}; choose {', '.join(DTYPES)}")
+        if not math.isfinite(self.temperature) or self.temperature < 0:
+            raise bad("temperature", f"must be 0 (greedy) or a positive number, got {self.temperature}")
+        if not math.isfinite(self.top_p) or not 0 < self.top_p <= 1:
+            raise bad("top-p", f"must be in (0, 1], got {self.top_p}")
+        if self.top_k < 0:
+            raise bad("top-k", f"must be 0 (off) or a positive number of tokens, got {self.top_k}")
+        if self.entropy_pause is not None and (not math.isfinite(self.entropy_pause) or self.entropy_pause <= 0):
+            raise bad("entropy-pause", f"must be a positive number of nats, got {self.entropy_pause}")
+        try:
+            resolve_layout(self.mode, self.layout)
+        except AsyncThinkError as exc:
+            raise bad("layout" if self.layout is not None and self.mode == "async" else "mode", str(exc)) from None
 
     def load(self) -> AsyncReasoner:
         return common.load_model(self.model, self.device, self.dtype, self.layers, self.decode)

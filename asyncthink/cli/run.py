@@ -14,6 +14,7 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -40,11 +41,36 @@ def _parse_listen_after(values: list[str] | None) -> list[tuple[int, str]]:
     return sorted(pairs, key=lambda pair: pair[0])  # stable: ties keep their order
 
 
+def _read_question(question: str | None, path: Path | None) -> str:
+    """The question from the argument, stdin (-) or --file; exactly one of them, not empty (usage errors)."""
+    if question is not None and path is not None:
+        raise typer.BadParameter("give the question as an argument or with --file, not both", param_hint="QUESTION")
+    if path is not None:
+        try:
+            question = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+            raise typer.BadParameter(f"cannot read {path}: {why}", param_hint="'--file'") from None
+    elif question == "-":
+        question = sys.stdin.read()
+    elif question is None:
+        raise typer.BadParameter("missing: pass the question as an argument, - to read it from stdin, or --file PATH",
+                                 param_hint="QUESTION")
+    if not question.strip():
+        raise typer.BadParameter("the question is empty", param_hint="QUESTION")
+    return question
+
+
 @with_options
 def run(
-    question: Annotated[str, typer.Argument(metavar="QUESTION", help="The question or problem to answer.")],
-    opts: SessionOptions,
-    listen: ListenOptions,
+    question: Annotated[str | None, typer.Argument(
+        metavar="QUESTION", show_default=False,
+        help="The question or problem to answer; - reads it from stdin.")] = None,
+    opts: SessionOptions = None,
+    listen: ListenOptions = None,
+    question_file: Annotated[Path | None, typer.Option(
+        "--file", metavar="PATH", show_default=False,
+        help="Read the question from a file (UTF-8), e.g. one too long for a command-line argument.")] = None,
     listen_after: Annotated[list[str] | None, typer.Option(
         metavar="N:TEXT", rich_help_panel=LISTENING,
         help="Have the session hear TEXT once the thinker has written N tokens (0: from the start). "
@@ -66,11 +92,10 @@ def run(
     "\\[heard -> thinker] TEXT") and a summary on stderr.
     """
     opts.check()
+    question = _read_question(question, question_file)
     schedule = _parse_listen_after(listen_after)
     live = not (as_json or plain) and sys.stdout.isatty()
     with user_errors():
-        # checked before the model load, which can take a while
-        opts.check_layout()
         from ..evaluation.speaker import SpeechTap
 
         speech = SpeechTap(speak, speak_to)  # fails here when espeak-ng is missing

@@ -86,6 +86,7 @@ def _fold_rope(fields: dict[str, Any], overrides: dict[str, Any]) -> dict[str, A
 
 
 def _build_config(fields: dict[str, Any], overrides: dict[str, Any]) -> PreTrainedConfig:
+    _check_overrides(fields, overrides)
     fields, overrides = copy.deepcopy(fields), copy.deepcopy(overrides)
     rope = _fold_rope(fields, overrides)
     fields.update(overrides)
@@ -93,6 +94,17 @@ def _build_config(fields: dict[str, Any], overrides: dict[str, Any]) -> PreTrain
     if rope:
         fields["rope_parameters"] = rope
     return AutoConfig.for_model(model_type, **fields)
+
+
+def _check_overrides(fields: dict[str, Any], overrides: dict[str, Any]) -> None:
+    """Refuse a keyword that is not a field of the model's config (it would be kept as junk, unused)."""
+    known = set(fields) | set(AutoConfig.for_model(fields["model_type"]).to_dict()) | {
+        "rope_scaling", "rope_parameters", "rope_theta"}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        hint = " (the number of layers is num_hidden_layers)" if "layers" in unknown else ""
+        raise ValueError(f"unknown config field{'s' * (len(unknown) > 1)} {', '.join(unknown)} for a "
+                         f"{fields['model_type']} model{hint}; pass fields of its config, e.g. num_hidden_layers=2")
 
 
 def _instantiate(
