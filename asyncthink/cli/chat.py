@@ -28,7 +28,7 @@ from rich.console import Console
 
 from ..errors import AsyncThinkError
 from ..events import Result
-from .common import user_errors
+from .common import random_weights_warning, user_errors
 from .options import OUTPUT, ListenOptions, SessionOptions, with_options
 from .view import JsonOutput, PlainOutput
 
@@ -213,7 +213,8 @@ def chat_command(
     interactive = sys.stdin.isatty()
     with user_errors():
         with Console(stderr=True).status(f"loading {opts.model}") if interactive else nullcontext():
-            reasoner = opts.load()
+            reasoner = opts.load(warn=False)
+        random_weights_warning(opts.model)  # after the spinner has cleared its line
         output = ChatJsonOutput() if as_json else ChatOutput()
 
         def start(question: str) -> Session:

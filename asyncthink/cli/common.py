@@ -31,7 +31,10 @@ def user_errors():
         raise typer.Exit(130) from None
 
 
-def load_model(model: str, device: str, dtype: str, layers: int | None, decode: str = "auto") -> AsyncReasoner:
+def load_model(model: str, device: str, dtype: str, layers: int | None, decode: str = "auto",
+               warn: bool = True) -> AsyncReasoner:
+    """Load through AsyncReasoner.from_pretrained; `warn`: say here that random weights give gibberish
+    (a live view passes False and calls `random_weights_warning` once its spinner is gone)."""
     if not is_random_spec(model):
         from ..models.hub import resolve_source
 
@@ -40,6 +43,11 @@ def load_model(model: str, device: str, dtype: str, layers: int | None, decode: 
 
     kwargs = {} if layers is None else {"num_hidden_layers": layers}
     reasoner = AsyncReasoner.from_pretrained(model, device=device, dtype=dtype, decode=decode, **kwargs)
+    if warn:
+        random_weights_warning(model)
+    return reasoner
+
+
+def random_weights_warning(model: str) -> None:
     if is_random_spec(model):
         typer.echo(f"warning: {model} has random weights: its output is gibberish", err=True)
-    return reasoner

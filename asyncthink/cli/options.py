@@ -96,8 +96,8 @@ class SessionOptions:
         except AsyncThinkError as exc:
             raise bad("layout" if self.layout is not None and self.mode == "async" else "mode", str(exc)) from None
 
-    def load(self) -> AsyncReasoner:
-        return common.load_model(self.model, self.device, self.dtype, self.layers, self.decode)
+    def load(self, warn: bool = True) -> AsyncReasoner:
+        return common.load_model(self.model, self.device, self.dtype, self.layers, self.decode, warn=warn)
 
     def start_kwargs(self) -> dict[str, Any]:
         from ..sampling import SamplingParams

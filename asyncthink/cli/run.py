@@ -22,7 +22,7 @@ from rich.console import Console
 
 from ..errors import AsyncThinkError
 from ..events import Event
-from .common import user_errors
+from .common import random_weights_warning, user_errors
 from .options import LISTENING, OUTPUT, ListenOptions, SessionOptions, with_options
 from .view import JsonOutput, LiveOutput, PlainOutput
 
@@ -100,14 +100,15 @@ def run(
 
         speech = SpeechTap(speak, speak_to)  # fails here when espeak-ng is missing
         with Console(stderr=True).status(f"loading {opts.model}") if live else nullcontext():
-            reasoner = opts.load()
+            reasoner = opts.load(warn=False)
+        random_weights_warning(opts.model)  # after the spinner has cleared its line
         session = reasoner.start(question, **opts.start_kwargs(), **listen.start_kwargs())
         output = JsonOutput() if as_json else LiveOutput() if live else PlainOutput()
         with output:
             cancelled = _drive(session, speech.wrap(output.add), schedule, output.note)
         output.finish(session.result())
-        if spoken := speech.finish(session.result().events):
-            typer.echo(spoken, err=True)
+        for line in speech.finish(session.result().events):
+            typer.echo(line, err=True)
     if cancelled:
         raise typer.Exit(130)
 

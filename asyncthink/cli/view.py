@@ -31,6 +31,9 @@ from rich.text import Text
 from ..events import Event, Metrics, Result
 
 STATE_STYLES = {"thinker_only": "yellow", "thinker_and_writer": "green", "writer_only": "cyan", "done": "bold"}
+# what the status line says for each session state (the JSON events keep the state names)
+STATE_LABELS = {"thinker_only": "thinking", "thinker_and_writer": "thinking + writing", "writer_only": "writing",
+                "done": "done"}
 HEARD_STYLE = "bold magenta"
 
 
@@ -162,6 +165,9 @@ class LiveOutput(Output):
         typer.echo(text, err=True)  # Live redirects it above the panes
 
     def finish(self, result: Result) -> None:
+        # the panes were transient: both texts stay in the scrollback whole, the thoughts (dim, stderr) first
+        if result.thoughts:
+            Console(stderr=True, highlight=False).print(Text(result.thoughts.rstrip("\n"), style="dim"))
         typer.echo(result.answer)
         for warning in unheard_warnings(result):
             typer.echo(warning, err=True)
@@ -188,9 +194,13 @@ class LivePanes:
         if event.kind == "done":
             self.steps = event.data["steps"]
         elif event.kind == "token" and event.stream == "thinker":
+            if self.state == "starting":  # a session starts thinking without a state event
+                self.state = "thinker_only"
             self.thoughts.append((event.text, ""))
             self.thought_tokens += 1
         elif event.kind == "token" and event.stream == "writer":
+            if self.state == "starting":  # no_think: the writer starts at once
+                self.state = "writer_only"
             if self.first_answer_time is None:
                 self.first_answer_time = event.time
             self.answer.append(event.text)
@@ -203,7 +213,7 @@ class LivePanes:
     def status(self) -> Text:
         first = "-" if self.first_answer_time is None else f"{self.first_answer_time:.2f} s"
         parts = [
-            (self.state, STATE_STYLES.get(self.state, "")),
+            (STATE_LABELS.get(self.state, self.state), STATE_STYLES.get(self.state, "")),
             f"  step {self.steps}  thoughts {self.thought_tokens} tok  answer {len(self.answer)} tok",
         ]
         parts.append(f"  first answer {first}  elapsed {self.elapsed:.1f} s")

@@ -26,6 +26,7 @@ class LiveSpeaker:
         self.tts = tts or EspeakTTS()
         self.chunker = Chunker()
         self._queue: queue.Queue[str | None] = queue.Queue()
+        self.problem: str | None = None  # why the first chunk could not be played, if so (then nothing is)
         self._thread = threading.Thread(target=self._loop, name="asyncthink-speaker", daemon=True)
         self._thread.start()
 
@@ -35,16 +36,22 @@ class LiveSpeaker:
             if chunk is not None:
                 self._queue.put(speakable(chunk.text))
 
-    def finish(self) -> None:
+    def finish(self) -> str | None:
+        """Wait until everything queued was said; a warning line when nothing could be played."""
         last = self.chunker.flush()
         if last is not None:
             self._queue.put(speakable(last.text))
         self._queue.put(None)
         self._thread.join()
+        if self.problem is None:
+            return None
+        return (f"warning: the answer could not be spoken: no sound device? (espeak-ng: {self.problem}); "
+                "--speak-to answer.wav saves it to a file instead")
 
     def _loop(self) -> None:
         while (words := self._queue.get()) is not None:
-            self.tts.say(words)
+            if self.problem is None:  # after a failure the rest is skipped: one warning, not one per chunk
+                self.problem = self.tts.say(words)
 
 
 def save_speech(events, path: str | Path, tts: EspeakTTS | None = None) -> tuple[float, object]:
@@ -74,12 +81,13 @@ class SpeechTap:
 
         return add_and_speak
 
-    def finish(self, events) -> str | None:
-        """Wait for the voice; write the WAV. Returns a line for the user, if any."""
-        if self.live is not None:
-            self.live.finish()
+    def finish(self, events) -> list[str]:
+        """Wait for the voice; write the WAV. Returns lines for the user (a warning, where the WAV went)."""
+        lines = []
+        if self.live is not None and (warning := self.live.finish()):
+            lines.append(warning)
         if self.path is None:
-            return None
+            return lines
         seconds, m = save_speech(events, self.path, self.tts)
-        return (f"spoken answer written to {self.path}: {seconds:.1f} s, first audio after {m.first_audio_delay:.2f} s, "
-                f"stalls {m.total_stall:.2f} s")
+        return lines + [f"spoken answer written to {self.path}: {seconds:.1f} s, first audio after {m.first_audio_delay:.2f} s, "
+                f"stalls {m.total_stall:.2f} s"]

@@ -77,10 +77,17 @@ class EspeakTTS:
         pcm, rate = _wav_samples(done.stdout)
         return Speech(len(pcm) / 2 / rate, synth_time, pcm, rate)
 
-    def say(self, text: str) -> None:
-        """Play `text` on the default audio device; returns when it has been spoken."""
-        if text.strip():
-            subprocess.run(self._command("--", text), capture_output=True, check=False)
+    def say(self, text: str) -> str | None:
+        """Play `text` on the default audio device; returns when it has been spoken, with None, or with
+        why it could not be played (espeak-ng exits 0 even when there is no sound device: its stderr says)."""
+        if not text.strip():
+            return None
+        done = subprocess.run(self._command("--", text), capture_output=True, check=False)
+        errors = [line for line in done.stderr.decode(errors="replace").splitlines()
+                  if "error" in line.lower() or line.startswith("ALSA lib") or "cannot" in line.lower()]
+        if done.returncode != 0 or errors:
+            return (errors or [f"exit status {done.returncode}"])[-1].strip()
+        return None
 
 
 def _wav_samples(data: bytes) -> tuple[bytes, int]:
