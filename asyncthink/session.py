@@ -61,6 +61,21 @@ def _check_utf8(text: str, what: str) -> None:
                            "pass UTF-8 text") from None
 
 
+def block_capacities(layout: Layout, text_lengths: dict[str, int], cue_length: int, max_thinker_tokens: int,
+                     max_writer_tokens: int, listen_capacity: int) -> dict[str, int]:
+    """Positions each block reserves: its initial text plus what the streams, the control cue and
+    heard input (`listen_capacity` per target) may add to it."""
+    room = {layout.writes.get(THINKER): max_thinker_tokens + listen_capacity,
+            layout.writes[WRITER]: max_writer_tokens, layout.input_block: listen_capacity,
+            layout.writes.get(CONTROL): cue_length, layout.writes.get(SAFETY): cue_length}
+    return {n: length + room.get(n, 0) for n, length in text_lengths.items()}
+
+
+def view_lengths(layout: Layout, capacities: dict[str, int]) -> dict[str, int]:
+    """The most positions each stream's view can reach with these block capacities."""
+    return {stream: sum(capacities[b] for b in view) for stream, view in layout.views.items()}
+
+
 class Session:
     def __init__(
         self,
@@ -134,10 +149,8 @@ class Session:
         self.cache_question = cache_question
         self.hold_writer_steps, self.safety_check_every, self.entropy_pause = (
             hold_writer_steps, safety_check_every, entropy_pause)
-        room = {layout.writes.get(THINKER): max_thinker_tokens + listen_capacity,
-                layout.writes[WRITER]: max_writer_tokens, layout.input_block: listen_capacity,
-                layout.writes.get(CONTROL): len(self.cue_ids), layout.writes.get(SAFETY): len(self.cue_ids)}
-        capacities = {n: len(ids) + room.get(n, 0) for n, ids in self.block_ids.items()}
+        capacities = block_capacities(layout, {n: len(ids) for n, ids in self.block_ids.items()}, len(self.cue_ids),
+                                      max_thinker_tokens, max_writer_tokens, listen_capacity)
         self._check_context(reasoner.model, capacities)
         self.shared = runner is not None
         prefix = f"{name}/" if self.shared else ""
@@ -198,8 +211,8 @@ class Session:
 
     def _check_context(self, model, capacities: dict[str, int]) -> None:
         limit = getattr(model.config, "max_position_embeddings", None)
-        for stream, view in self.layout.views.items():
-            longest = sum(capacities[b] for b in view)
+        for stream, longest in view_lengths(self.layout, capacities).items():
+            view = self.layout.views[stream]
             if limit and longest > limit:
                 text = sum(len(self.block_ids[b]) for b in view)
                 fix = "shorten the input" if text >= limit else "lower the token budgets or shorten the input"
