@@ -67,8 +67,8 @@ class SessionOptions:
     device: Annotated[str, typer.Option(rich_help_panel=MODEL, help="auto, cpu, cuda, cuda:1, ...")] = "auto"
     dtype: Annotated[str, typer.Option(rich_help_panel=MODEL, help="auto, float32, bfloat16 or float16.")] = "auto"
     decode: Annotated[Literal[DECODE_MODES], typer.Option(rich_help_panel=MODEL,
-                                                         help="auto (CUDA graphs on CUDA, eager elsewhere), eager, "
-                                                         "static or graphs.")] = "auto"
+                                                         help="auto (eager; CUDA graphs are opt-in until they have "
+                                                         "run on a GPU), eager, static or graphs.")] = "auto"
     layers: Annotated[int | None, typer.Option(min=1, rich_help_panel=MODEL,
                                                   help="random: models only: number of hidden layers "
                                                   "(quick smoke tests).")] = None

@@ -45,7 +45,8 @@ class AsyncReasoner:
                  pack_cpu_linears: bool | None = None, decode: str = "auto"):
         """`pack_cpu_linears` (default: on for CPU float32) prepacks linear weights for oneDNN so a
         two-row step costs what a one-row step does (cpu_linears.py); it doubles linear-weight memory.
-        `decode`: auto (CUDA graphs on CUDA, eager elsewhere), eager, static or graphs (runner.py)."""
+        `decode`: auto (eager; CUDA graphs are opt-in until they have run on a GPU), eager, static or
+        graphs (runner.py)."""
         if decode not in DECODE_MODES:
             raise SessionError(f"decode must be one of {', '.join(DECODE_MODES)}, got {decode!r}")
         self.decode = decode
