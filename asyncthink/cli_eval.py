@@ -17,11 +17,12 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
 from .errors import SessionError
+from .evaluation.judge import THINKING
 from .reasoner import DEFAULT_MODEL
 
 DATA, MODEL, RUN, SAFETY, SPEECH, JUDGE = "Data", "Model", "Run", "Safety (async)", "Speech", "Judge"
@@ -122,6 +123,11 @@ def eval_command(
     judge_model: Annotated[str, typer.Option(rich_help_panel=JUDGE)] = "gpt-4o",
     judge_api_key: Annotated[str | None, typer.Option(rich_help_panel=JUDGE, envvar="ASYNCTHINK_JUDGE_API_KEY",
                                                          show_default=False)] = None,
+    judge_max_tokens: Annotated[int, typer.Option(min=1, rich_help_panel=JUDGE, help="The judge's reply budget "
+                                                  "(raise it for a judge that always thinks).")] = 16,
+    judge_thinking: Annotated[Literal[THINKING], typer.Option(rich_help_panel=JUDGE, help="off: ask the judge to answer without "
+                                                "thinking (mode / chat_template_kwargs); default: send neither "
+                                                "(OpenAI's API refuses them).")] = "off",
     warmup: Annotated[bool, typer.Option(rich_help_panel=RUN, help="An untimed session first.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
@@ -136,7 +142,7 @@ def eval_command(
 def _eval(dataset, out, data, limit, data_seed, model, device, dtype, layers, mode, layout, budget, max_thinker_tokens,
           max_writer_tokens, check_every, temperature, top_p, top_k, seed, repeats, batch, capacity, shard,
           hold_writer_steps, safety_check_every, entropy_pause, tts, tts_sequential, chunk_tokens, step_time, judge_url,
-          judge_model, judge_api_key, warmup, quiet) -> None:
+          judge_model, judge_api_key, judge_max_tokens, judge_thinking, warmup, quiet) -> None:
     from .evaluation.datasets import get_spec, load_samples
     from .evaluation.judge import Judge
     from .evaluation.results import merge_runs
@@ -165,7 +171,8 @@ def _eval(dataset, out, data, limit, data_seed, model, device, dtype, layers, mo
         repeats=repeats or spec.repeats, data_seed=data_seed, tts=speech.engine, tts_parallel=not tts_sequential,
         chunk_size=chunk_tokens, step_time=step_time, batch=batch, hold_writer_steps=hold_writer_steps,
         safety_check_every=safety_check_every, entropy_pause=entropy_pause)
-    judge = Judge(judge_url, judge_model, judge_api_key or os.environ.get("OPENAI_API_KEY", "")) if judge_url else None
+    judge = Judge(judge_url, judge_model, judge_api_key or os.environ.get("OPENAI_API_KEY", ""),
+                  max_tokens=judge_max_tokens, thinking=judge_thinking) if judge_url else None
     log = (lambda text: None) if quiet else (lambda text: typer.echo(text, err=True))
     if spec.kind == "harm" and judge is None:
         log("note: no --judge-url: answers that are not empty or refusals stay unjudged")
