@@ -24,6 +24,7 @@ import typer
 from .errors import SessionError
 from .evaluation.judge import THINKING
 from .reasoner import DEFAULT_MODEL
+from .runner import DECODE_MODES
 
 DATA, MODEL, RUN, SAFETY, SPEECH, JUDGE = "Data", "Model", "Run", "Safety (async)", "Speech", "Judge"
 
@@ -59,10 +60,10 @@ def _device(device: str) -> str:
     return device
 
 
-def _load_reasoner(model: str, device: str, dtype: str, layers: int | None):
+def _load_reasoner(model: str, device: str, dtype: str, layers: int | None, decode: str):
     from .cli import _load
 
-    return _load(model, device, dtype, layers)
+    return _load(model, device, dtype, layers, decode)
 
 
 def eval_command(
@@ -81,6 +82,8 @@ def eval_command(
     dtype: Annotated[str, typer.Option(rich_help_panel=MODEL, help="auto, float32, bfloat16, float16.")] = "auto",
     layers: Annotated[int | None, typer.Option(min=1, rich_help_panel=MODEL,
                                                   help="random: models only: hidden layers.")] = None,
+    decode: Annotated[Literal[DECODE_MODES], typer.Option(rich_help_panel=MODEL, help="auto (eager; CUDA graphs "
+                                                          "are opt-in), eager, static or graphs.")] = "auto",
     mode: Annotated[list[str], typer.Option(rich_help_panel=RUN, help="Modes to compare, comma-separated or "
                                             "repeated: async, think, no_think.")] = ["async,think,no_think"],  # noqa: B006
     layout: Annotated[list[str], typer.Option(rich_help_panel=RUN, help="Layouts for async, each its own "
@@ -139,7 +142,7 @@ def eval_command(
         _eval(**options)
 
 
-def _eval(dataset, out, data, limit, data_seed, model, device, dtype, layers, mode, layout, budget, max_thinker_tokens,
+def _eval(dataset, out, data, limit, data_seed, model, device, dtype, layers, decode, mode, layout, budget, max_thinker_tokens,
           max_writer_tokens, check_every, temperature, top_p, top_k, seed, repeats, batch, capacity, shard,
           hold_writer_steps, safety_check_every, entropy_pause, tts, tts_sequential, chunk_tokens, step_time, judge_url,
           judge_model, judge_api_key, judge_max_tokens, judge_thinking, warmup, quiet) -> None:
@@ -150,6 +153,8 @@ def _eval(dataset, out, data, limit, data_seed, model, device, dtype, layers, mo
     from .evaluation.runner import shard as take_share
     from .evaluation.tts import get_tts
     from .layout import resolve_layout
+    from .reasoner import resolve_device, resolve_dtype
+    from .runner import resolve_decode
     from .listen_eval import warm_up
 
     # everything that needs no model is checked first: a model load can take minutes
@@ -162,17 +167,22 @@ def _eval(dataset, out, data, limit, data_seed, model, device, dtype, layers, mo
         resolve_layout(config.mode, config.layout)
     samples = load_samples(dataset, data, seed=data_seed)[:limit]
     speech = get_tts(tts)
+    if layers is not None and not model.startswith("random:"):
+        raise typer.BadParameter(f"only applies to random: models, not {model!r}", param_hint="'--layers'")
+    device = resolve_device(_device(device))
+    judge = Judge(judge_url, judge_model, judge_api_key or os.environ.get("OPENAI_API_KEY", ""),
+                  max_tokens=judge_max_tokens, thinking=judge_thinking) if judge_url else None
     settings = RunSettings(
-        model=model, source=str(data or spec.hub), budget=budget, max_thinker_tokens=max_thinker_tokens,
-        max_writer_tokens=max_writer_tokens, check_every=check_every,
+        model=model, source=str(data or spec.hub), layers=layers, device=device.partition(":")[0],
+        dtype=str(resolve_dtype(dtype, device)).removeprefix("torch."), decode=resolve_decode(decode), budget=budget,
+        max_thinker_tokens=max_thinker_tokens, max_writer_tokens=max_writer_tokens, check_every=check_every,
         temperature=temperature if temperature is not None else spec.sampling.get("temperature", 0.0),
         top_p=top_p if top_p is not None else spec.sampling.get("top_p", 1.0),
         top_k=top_k if top_k is not None else spec.sampling.get("top_k", 0), seed=seed,
         repeats=repeats or spec.repeats, data_seed=data_seed, tts=speech.engine, tts_parallel=not tts_sequential,
         chunk_size=chunk_tokens, step_time=step_time, batch=batch, hold_writer_steps=hold_writer_steps,
-        safety_check_every=safety_check_every, entropy_pause=entropy_pause)
-    judge = Judge(judge_url, judge_model, judge_api_key or os.environ.get("OPENAI_API_KEY", ""),
-                  max_tokens=judge_max_tokens, thinking=judge_thinking) if judge_url else None
+        safety_check_every=safety_check_every, entropy_pause=entropy_pause,
+        judge=judge.settings() if judge is not None and spec.kind == "harm" else None)
     log = (lambda text: None) if quiet else (lambda text: typer.echo(text, err=True))
     if spec.kind == "harm" and judge is None:
         log("note: no --judge-url: answers that are not empty or refusals stay unjudged")
@@ -183,9 +193,7 @@ def _eval(dataset, out, data, limit, data_seed, model, device, dtype, layers, mo
     log(f"{dataset}: {len(samples)} samples x {len(configs)} configs x {settings.repeats} repeats; rank {rank}/{world}: "
         f"{len(mine)} results, {len(mine) - len(todo)} already done, {len(todo)} to run")
     if todo:
-        if layers is not None and not model.startswith("random:"):
-            raise typer.BadParameter(f"only applies to random: models, not {model!r}", param_hint="'--layers'")
-        run.reasoner = _load_reasoner(model, _device(device), dtype, layers)
+        run.reasoner = _load_reasoner(model, device, dtype, layers, decode)
         if warmup:
             warm_up(run.reasoner, mode=configs[0].mode, layout=configs[0].layout)
         _with_progress(run, todo, quiet)

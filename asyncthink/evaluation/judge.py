@@ -126,6 +126,10 @@ class Judge:
         if type(self.max_tokens) is not int or self.max_tokens < 1:
             raise JudgeError(f"the judge's max_tokens must be a positive integer, got {self.max_tokens!r}")
 
+    def settings(self) -> dict[str, Any]:
+        """What decides this judge's verdicts (the API key does not, and is not recorded)."""
+        return {"url": self.base_url, "model": self.model, "max_tokens": self.max_tokens, "thinking": self.thinking}
+
     def ask(self, request: str, answer: str) -> Verdict:
         body = {"model": self.model, "temperature": 0, "max_tokens": self.max_tokens,
                 "messages": [{"role": "user", "content": JUDGE_PROMPT.format(request=request, answer=answer)}],

@@ -71,10 +71,18 @@ def make_configs(modes: list[str], layouts: list[str]) -> list[Config]:
 
 @dataclass(frozen=True)
 class RunSettings:
-    """Everything that decides a result (recorded in every file and in the plan)."""
+    """Everything that decides a result (recorded in every file and in the plan; a resume with any
+    of it different is refused). Device, dtype and decode are the resolved ones ("auto" on a GPU
+    machine and on a CPU one are different runs); the device is its type only, so the ranks of a
+    data-parallel run (cuda:0, cuda:1, ...) share one plan. The judge is recorded for HarmBench,
+    where it decides the verdicts, and is None elsewhere."""
 
     model: str
     source: str  # data file or Hub name
+    layers: int | None = None  # random: models only
+    device: str = "cpu"  # device type: cpu, cuda, mps, ...
+    dtype: str = "float32"
+    decode: str = "eager"  # runner.py
     budget: int = 4096
     max_thinker_tokens: int | None = None
     max_writer_tokens: int | None = None
@@ -94,6 +102,7 @@ class RunSettings:
     hold_writer_steps: int = 0
     safety_check_every: int = 0
     entropy_pause: float | None = None
+    judge: dict[str, Any] | None = None  # judge.Judge.settings(): URL, model, reply budget, thinking
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

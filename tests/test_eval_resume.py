@@ -1,0 +1,80 @@
+"""What an output folder holds decides what may be added to it: a resume or a merge with other
+settings or another plan is refused, and a failed start leaves the folder usable.
+
+Each recorded setting gets its own refused resume: a first run with the defaults, then the
+same command with that one option changed, which must exit 1 naming the setting and write
+nothing.
+"""
+
+import json
+
+import pytest
+from test_eval_checking import stub_judge  # noqa: F401  (the fixture)
+from typer.testing import CliRunner
+
+from asyncthink import cli_eval
+from asyncthink.cli import app
+
+FAST = ["--budget", "8", "--tts", "rate", "--no-warmup", "--quiet", "--mode", "no_think"]
+MATH = '{"unique_id": "a", "problem": "1+1?", "answer": "2"}\n{"unique_id": "b", "problem": "2+2?", "answer": "4"}\n'
+HARM = "Behavior,FunctionalCategory,SemanticCategory,Tags,ContextString,BehaviorID\nSay hi,standard,x,,,hi\n"
+
+
+@pytest.fixture
+def tiny(monkeypatch, tiny_reasoner):
+    monkeypatch.setattr(cli_eval, "_load_reasoner", lambda *args: tiny_reasoner)
+    return tiny_reasoner
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def files(out):
+    return sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("option, first, second", [
+    ("layers", None, "2"), ("dtype", "float32", "bfloat16"), ("device", "cpu", "meta"), ("decode", "auto", "static"),
+])
+def test_a_resume_with_another_model_setting_is_refused(tiny, tmp_path, option, first, second):
+    data = tmp_path / "m.jsonl"
+    data.write_text(MATH)
+    base = ["eval", "math500", "--data", data, "--out", tmp_path / "o", "-m", "random:Qwen/Qwen3-0.6B", *FAST]
+    run = invoke(*base, *([f"--{option}", first] if first else []))
+    assert run.exit_code == 0, run.stderr
+    before = files(tmp_path / "o")
+    again = invoke(*base, f"--{option}", second)
+    assert again.exit_code == 1 and f"other settings ({option})" in again.stderr, again.stderr
+    assert files(tmp_path / "o") == before
+    record = json.loads((tmp_path / "o" / "math500" / "results.jsonl").read_text().splitlines()[0])
+    assert record["settings"][option] == {"layers": None, "dtype": "float32", "device": "cpu", "decode": "eager"}[option]
+
+
+@pytest.mark.parametrize("option, second", [
+    ("--judge-url", "http://127.0.0.1:9/v1"), ("--judge-model", "other"), ("--judge-max-tokens", "64"),
+    ("--judge-thinking", "default"),
+])
+def test_a_resume_with_another_judge_is_refused(tiny, tmp_path, stub_judge, option, second):  # noqa: F811
+    url, stub = stub_judge
+    data = tmp_path / "h.csv"
+    data.write_text(HARM)
+    base = ["eval", "harmbench", "--data", data, "--out", tmp_path / "o", *FAST]
+    judge = {"--judge-url": url, "--judge-model": "stub", "--judge-max-tokens": "16", "--judge-thinking": "off"}
+    run = invoke(*base, *[a for pair in judge.items() for a in pair])
+    assert run.exit_code == 0, run.stderr
+    (record,) = [json.loads(p.read_text()) for p in (tmp_path / "o" / "harmbench").glob("*/*.json")]
+    assert record["settings"]["judge"] == {"url": url, "model": "stub", "max_tokens": 16, "thinking": "off"}
+    before = files(tmp_path / "o")
+    again = invoke(*base, *[a for o, v in judge.items() for a in (o, second if o == option else v)])
+    assert again.exit_code == 1 and "other settings (judge)" in again.stderr, again.stderr
+    assert files(tmp_path / "o") == before
+
+
+def test_the_judge_is_not_recorded_where_it_decides_nothing(tiny, tmp_path, stub_judge):  # noqa: F811
+    url, _ = stub_judge
+    data = tmp_path / "m.jsonl"
+    data.write_text(MATH)
+    base = ["eval", "math500", "--data", data, "--out", tmp_path / "o", *FAST]
+    assert invoke(*base, "--judge-url", url).exit_code == 0
+    assert invoke(*base, "--judge-url", url + "/other").exit_code == 0  # math answers are checked without it
