@@ -196,6 +196,8 @@ def _eval(dataset, out, data, limit, data_seed, model, device, dtype, layers, de
         run.reasoner = _load_reasoner(model, device, dtype, layers, decode)
         if warmup:
             warm_up(run.reasoner, mode=configs[0].mode, layout=configs[0].layout)
+    run.record_plan()  # only now: a model that does not load leaves the folder as it was
+    if todo:
         _with_progress(run, todo, quiet)
     if world == 1:
         summary = merge_runs([out], out, [dataset])[dataset]

@@ -78,3 +78,18 @@ def test_the_judge_is_not_recorded_where_it_decides_nothing(tiny, tmp_path, stub
     base = ["eval", "math500", "--data", data, "--out", tmp_path / "o", *FAST]
     assert invoke(*base, "--judge-url", url).exit_code == 0
     assert invoke(*base, "--judge-url", url + "/other").exit_code == 0  # math answers are checked without it
+
+
+def test_a_model_that_does_not_load_leaves_the_folder_free(monkeypatch, tiny_reasoner, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    data = tmp_path / "m.jsonl"
+    data.write_text(MATH)
+    base = ["eval", "math500", "--data", data, "--out", tmp_path / "o", *FAST]
+    typo = invoke(*base, "-m", str(tmp_path / "no-such-model"))
+    assert typo.exit_code == 1 and "could not load model" in typo.stderr
+    assert files(tmp_path / "o") == []
+    monkeypatch.setattr(cli_eval, "_load_reasoner", lambda *args: tiny_reasoner)
+    fixed = invoke(*base, "-m", "random:Qwen/Qwen3-0.6B")
+    assert fixed.exit_code == 0, fixed.stderr
+    assert json.loads((tmp_path / "o" / "math500" / "plan.json").read_text())["settings"]["model"] == (
+        "random:Qwen/Qwen3-0.6B")

@@ -59,19 +59,19 @@ def read_json(path: Path) -> Any:
         raise ResultsError(f"cannot read result file {path}: {exc}") from None
 
 
-def check_plan(dataset_dir: Path, plan: dict[str, Any]) -> None:
-    """Write the plan, or check that the one already there has the same settings (then take the new items)."""
+def check_plan(dataset_dir: Path, plan: dict[str, Any]) -> dict[str, Any] | None:
+    """The plan to record, once the run can start: refuses a folder whose plan has other settings;
+    None when the plan there is the same."""
     path = dataset_dir / PLAN
-    if path.exists():
-        old = read_json(path)
-        if old.get("settings") != plan["settings"]:
-            changed = sorted(k for k in set(old.get("settings", {})) | set(plan["settings"])
-                             if old.get("settings", {}).get(k) != plan["settings"].get(k))
-            raise ResultsError(f"{dataset_dir} holds results made with other settings ({', '.join(changed)}); "
-                               "use another --out, or the same settings to resume")
-        if old.get("items") == plan["items"]:
-            return
-    write_json_atomic(path, plan)
+    if not path.exists():
+        return plan
+    old = read_json(path)
+    if old.get("settings") != plan["settings"]:
+        changed = sorted(k for k in set(old.get("settings", {})) | set(plan["settings"])
+                         if old.get("settings", {}).get(k) != plan["settings"].get(k))
+        raise ResultsError(f"{dataset_dir} holds results made with other settings ({', '.join(changed)}); "
+                           "use another --out, or the same settings to resume")
+    return None if old.get("items") == plan["items"] else plan
 
 
 def done_names(dataset_dir: Path, names: Iterable[str]) -> set[str]:

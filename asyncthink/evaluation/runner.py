@@ -37,6 +37,7 @@ from .datasets import DatasetSpec, Sample
 from .judge import Judge, judge_answer
 from .realtime import delay_metrics
 from .results import (
+    PLAN,
     ResultsError,
     check_plan,
     done_names,
@@ -159,14 +160,22 @@ class EvalRun:
     judge: Judge | None = None
     capacity: int | None = None  # engine KV slots; default: room for `batch` of the longest sessions
     on_record: Callable[[dict[str, Any]], None] = field(default=lambda record: None)
+    _plan: dict[str, Any] | None = field(default=None, init=False, repr=False)  # checked, not yet written
 
     def prepare(self, planned: list[WorkItem], mine: list[WorkItem]) -> list[WorkItem]:
-        """Record the plan (every rank's items, so a merge can tell what is missing); the ones of
-        `mine` not done yet."""
-        check_plan(self.out, {"dataset": self.spec.name, "settings": self.settings.to_dict(),
-                              "items": [i.name for i in planned]})
+        """Check the folder's plan against every rank's items (a merge tells from it what is
+        missing); the ones of `mine` not done yet. The plan is written by record_plan()."""
+        self._plan = check_plan(self.out, {"dataset": self.spec.name, "settings": self.settings.to_dict(),
+                                           "items": [i.name for i in planned]})
         done = done_names(self.out, [i.name for i in mine])
         return [i for i in mine if i.name not in done]
+
+    def record_plan(self) -> None:
+        """Write the plan prepare() checked; called once the model works, so a command that fails
+        before (a typo in --model) leaves the folder free for the corrected one."""
+        if self._plan is not None:
+            write_json_atomic(self.out / PLAN, self._plan)
+            self._plan = None
 
     def start_kwargs(self, item: WorkItem) -> dict[str, Any]:
         s = self.settings
