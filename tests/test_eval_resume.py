@@ -93,3 +93,35 @@ def test_a_model_that_does_not_load_leaves_the_folder_free(monkeypatch, tiny_rea
     assert fixed.exit_code == 0, fixed.stderr
     assert json.loads((tmp_path / "o" / "math500" / "plan.json").read_text())["settings"]["model"] == (
         "random:Qwen/Qwen3-0.6B")
+
+
+def _run(tmp_path, name, *extra):
+    data = tmp_path / "m.jsonl"
+    data.write_text(MATH)
+    result = invoke("eval", "math500", "--data", data, "--out", tmp_path / name, *FAST, *extra)
+    assert result.exit_code == 0, result.stderr
+    return tmp_path / name
+
+
+def test_merge_refuses_an_out_that_holds_another_run(tiny, tmp_path):
+    run, other = _run(tmp_path, "run"), _run(tmp_path, "other", "--budget", "6")
+    kept = {p: p.read_bytes() for p in (other / "math500").rglob("*") if p.is_file()}
+    refused = invoke("merge", run, "--out", other)
+    assert refused.exit_code == 1 and "holds another run (other settings)" in refused.stderr, refused.stderr
+    assert {p: p.read_bytes() for p in (other / "math500").rglob("*") if p.is_file()} == kept
+    fewer = _run(tmp_path, "fewer", "--limit", "1")
+    refused = invoke("merge", run, "--out", fewer)
+    assert refused.exit_code == 1 and "other list of results" in refused.stderr
+    (tmp_path / "stray" / "math500").mkdir(parents=True)
+    (tmp_path / "stray" / "math500" / "notes.txt").write_text("mine")
+    refused = invoke("merge", run, "--out", tmp_path / "stray")
+    assert refused.exit_code == 1 and "holds files but no plan.json" in refused.stderr
+
+
+def test_merge_writes_into_a_new_or_empty_out_or_one_with_the_same_plan(tiny, tmp_path):
+    run = _run(tmp_path, "run")
+    (tmp_path / "empty" / "math500").mkdir(parents=True)
+    for out in ("new", "empty", "new", "run"):  # "new" twice: a merge of the same run again
+        merged = invoke("merge", run, "--out", tmp_path / out)
+        assert merged.exit_code == 0, merged.stderr
+        assert len((tmp_path / out / "math500" / "results.jsonl").read_text().splitlines()) == 2
