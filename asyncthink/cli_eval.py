@@ -148,7 +148,7 @@ def _eval(dataset, out, data, limit, data_seed, model, device, dtype, layers, de
           judge_model, judge_api_key, judge_max_tokens, judge_thinking, warmup, quiet) -> None:
     from .evaluation.datasets import get_spec, load_samples
     from .evaluation.judge import Judge
-    from .evaluation.results import merge_runs
+    from .evaluation.results import check_out_dir, merge_runs
     from .evaluation.runner import EvalRun, RunSettings, make_configs, plan_items
     from .evaluation.runner import shard as take_share
     from .evaluation.tts import get_tts
@@ -159,6 +159,7 @@ def _eval(dataset, out, data, limit, data_seed, model, device, dtype, layers, de
 
     # everything that needs no model is checked first: a model load can take minutes
     rank, world = parse_shard(shard)
+    check_out_dir(out / dataset, "--out")
     if entropy_pause is not None and entropy_pause <= 0:
         raise SessionError(f"--entropy-pause must be a positive number of nats, got {entropy_pause}")
     spec = get_spec(dataset)
@@ -202,6 +203,9 @@ def _eval(dataset, out, data, limit, data_seed, model, device, dtype, layers, de
     if world == 1:
         summary = merge_runs([out], out, [dataset])[dataset]
         log(f"merged {summary['records']} results into {out / dataset / 'results.jsonl'}")
+        if summary["missing"]:  # planned by an earlier command with a larger --limit
+            log(f"{len(summary['missing'])} results of {out / dataset / 'plan.json'} are not done yet, e.g. "
+                f"{summary['missing'][0]}: the run covers every result planned in this folder")
         _print_report([out], plots=None, clock="wall")
     else:
         log(f"rank {rank} done; when every rank has finished: asyncthink merge <their --out dirs> --out DIR")
@@ -265,6 +269,10 @@ def report_command(
     with _user_errors():
         if clock not in ("wall", "steps"):
             raise SessionError(f"--clock must be wall or steps, got {clock!r}")
+        from .evaluation.results import check_out_dir
+
+        if plots is not None:  # the default lies in a run folder, which the report checks
+            check_out_dir(plots, "--plots")
         _print_report(runs, plots or runs[0] / "plots", clock)
 
 

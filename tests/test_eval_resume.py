@@ -125,3 +125,40 @@ def test_merge_writes_into_a_new_or_empty_out_or_one_with_the_same_plan(tiny, tm
         merged = invoke("merge", run, "--out", tmp_path / out)
         assert merged.exit_code == 0, merged.stderr
         assert len((tmp_path / out / "math500" / "results.jsonl").read_text().splitlines()) == 2
+
+
+def test_a_file_where_a_folder_belongs_is_one_error_line(tiny, tmp_path):
+    run = _run(tmp_path, "run")
+    afile = tmp_path / "a.txt"
+    afile.write_text("not a folder")
+    data = tmp_path / "m.jsonl"
+    cases = {"eval": ["eval", "math500", "--data", data, "--out", afile, *FAST],
+             "eval under": ["eval", "math500", "--data", data, "--out", afile / "sub", *FAST],
+             "merge": ["merge", run, "--out", afile], "report": ["report", run, "--plots", afile]}
+    for name, args in cases.items():
+        result = invoke(*args)
+        assert result.exit_code == 1, (name, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit), (name, result.exception)
+        (line,) = result.stderr.splitlines()
+        assert line.startswith("error: ") and "pass a folder" in line and str(afile) in line, (name, line)
+    assert afile.read_text() == "not a folder"
+
+
+def test_a_smaller_limit_on_resume_keeps_merge_and_report_on_the_same_results(tiny, tmp_path):
+    out = _run(tmp_path, "run")  # two samples
+    lower = invoke("eval", "math500", "--data", tmp_path / "m.jsonl", "--out", out, *FAST, "--limit", "1")
+    assert lower.exit_code == 0, lower.stderr
+    plan = json.loads((out / "math500" / "plan.json").read_text())
+    assert plan["items"] == ["no_think/a.json", "no_think/b.json"]  # a plan only grows
+    merged = (out / "math500" / "results.jsonl").read_text().splitlines()
+    report = invoke("report", out, "--plots", tmp_path / "plots")
+    n = lambda table: [line.split("|")[2].strip() for line in table.splitlines() if line.startswith("math500")]
+    assert len(merged) == 2 and n(report.stdout) == n(lower.stdout) == ["2"]
+    # more samples than planned adds them; a folder whose plan lists results not done yet says so
+    bigger = tmp_path / "m3.jsonl"
+    bigger.write_text(MATH + '{"unique_id": "c", "problem": "3+3?", "answer": "6"}\n')
+    base = ["eval", "math500", "--data", bigger, "--out", tmp_path / "three", *FAST]
+    assert invoke(*base, "--limit", "1").exit_code == 0
+    assert invoke(*base, "--limit", "3", "--shard", "0/2").exit_code == 0  # runs a and c only
+    again = CliRunner().invoke(app, [str(a) for a in base if a != "--quiet"] + ["--limit", "1"])
+    assert again.exit_code == 0 and "1 results of" in again.stderr and "no_think/b.json" in again.stderr

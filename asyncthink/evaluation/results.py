@@ -61,7 +61,8 @@ def read_json(path: Path) -> Any:
 
 def check_plan(dataset_dir: Path, plan: dict[str, Any]) -> dict[str, Any] | None:
     """The plan to record, once the run can start: refuses a folder whose plan has other settings;
-    None when the plan there is the same."""
+    None when the plan there already lists every item. A plan only grows: a resume with a
+    smaller --limit keeps the results planned before, so merge and report count the same ones."""
     path = dataset_dir / PLAN
     if not path.exists():
         return plan
@@ -71,7 +72,9 @@ def check_plan(dataset_dir: Path, plan: dict[str, Any]) -> dict[str, Any] | None
                          if old.get("settings", {}).get(k) != plan["settings"].get(k))
         raise ResultsError(f"{dataset_dir} holds results made with other settings ({', '.join(changed)}); "
                            "use another --out, or the same settings to resume")
-    return None if old.get("items") == plan["items"] else plan
+    if set(plan["items"]) <= set(old["items"]):
+        return None
+    return {**plan, "items": list(dict.fromkeys(old["items"] + plan["items"]))}
 
 
 def done_names(dataset_dir: Path, names: Iterable[str]) -> set[str]:
@@ -171,8 +174,10 @@ def load_records(run_dirs: list[Path]) -> list[dict[str, Any]]:
         if not run.is_dir():
             raise ResultsError(f"no such directory: {run}")
         for dataset_dir in sorted(p.parent for p in run.glob(f"*/{PLAN}")):
-            files = sorted(dataset_dir.glob("*/*.json"))
-            if files:  # the result files are the truth; a merged file may predate a resumed run
+            # the plan's result files, as a merge takes them; a merged file may predate a resumed run
+            names = read_json(dataset_dir / PLAN)["items"]
+            files = [dataset_dir / name for name in names if (dataset_dir / name).exists()]
+            if files:
                 records += [read_json(p) for p in files]
             elif (dataset_dir / MERGED).exists():  # a merge made elsewhere: only the merged file came here
                 lines = (dataset_dir / MERGED).read_text(encoding="utf-8").splitlines()
