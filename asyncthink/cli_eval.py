@@ -153,9 +153,9 @@ def _eval(dataset, out, data, limit, data_seed, model, device, dtype, layers, de
     from .evaluation.runner import shard as take_share
     from .evaluation.tts import get_tts
     from .layout import resolve_layout
+    from .listen_eval import warm_up
     from .reasoner import resolve_device, resolve_dtype
     from .runner import resolve_decode
-    from .listen_eval import warm_up
 
     # everything that needs no model is checked first: a model load can take minutes
     rank, world = parse_shard(shard)

@@ -56,7 +56,7 @@ def test_a_resume_with_another_model_setting_is_refused(tiny, tmp_path, option, 
     ("--judge-thinking", "default"),
 ])
 def test_a_resume_with_another_judge_is_refused(tiny, tmp_path, stub_judge, option, second):  # noqa: F811
-    url, stub = stub_judge
+    url, _ = stub_judge
     data = tmp_path / "h.csv"
     data.write_text(HARM)
     base = ["eval", "harmbench", "--data", data, "--out", tmp_path / "o", *FAST]
