@@ -162,3 +162,14 @@ def test_a_smaller_limit_on_resume_keeps_merge_and_report_on_the_same_results(ti
     assert invoke(*base, "--limit", "3", "--shard", "0/2").exit_code == 0  # runs a and c only
     again = CliRunner().invoke(app, [str(a) for a in base if a != "--quiet"] + ["--limit", "1"])
     assert again.exit_code == 0 and "1 results of" in again.stderr and "no_think/b.json" in again.stderr
+
+
+def test_a_merge_into_one_of_its_sources_is_what_the_report_counts(tiny, tmp_path):
+    a, b = _run(tmp_path, "a", "--shard", "0/2"), _run(tmp_path, "b", "--shard", "1/2")
+    assert len(list((a / "math500").glob("*/*.json"))) == 1
+    merged = invoke("merge", a, b, "--out", a)
+    assert merged.exit_code == 0, merged.stderr
+    report = invoke("report", a, "--plots", tmp_path / "plots")
+    rows = [line.split("|") for line in report.stdout.splitlines() if line.startswith("math500")]
+    assert [r[2].strip() for r in rows] == ["2"]
+    assert len((a / "math500" / "results.jsonl").read_text().splitlines()) == 2

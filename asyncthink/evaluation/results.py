@@ -89,7 +89,7 @@ def merge_runs(sources: list[Path], out: Path, datasets: list[str] | None = None
 
     Per dataset: the plans must agree; a result present in two sources must be identical
     (else it is a duplicate: two ranks did the same work differently); missing results are
-    listed in the returned summary {dataset: {"records", "missing", "duplicates"}}; the
+    listed in the returned summary {dataset: {"records", "missing"}}; the
     merged file holds the records present, in plan order. `out` may be one of the sources;
     otherwise each `out`/<dataset> must be absent, empty, or hold the same plan (a merge done
     before), so a merge never replaces another run. Everything is checked before anything is
@@ -113,7 +113,7 @@ def merge_runs(sources: list[Path], out: Path, datasets: list[str] | None = None
         temp = target / f".{MERGED}.{os.getpid()}.tmp"
         temp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
         os.replace(temp, target / MERGED)
-        summary[dataset] = {"records": len(records), "missing": missing, "duplicates": []}
+        summary[dataset] = {"records": len(records), "missing": missing}
     return summary
 
 
@@ -168,20 +168,28 @@ def check_out_dir(path: Path, option: str) -> None:
 
 
 def load_records(run_dirs: list[Path]) -> list[dict[str, Any]]:
-    """Every record under the given run directories (result files, else a merged results.jsonl)."""
+    """Every record of the given run directories' plans, in plan order: its result file where the
+    folder holds one (a merged file may predate a resumed run), else its line of the folder's
+    merged results.jsonl (a merge into one of its sources, or made elsewhere), so a report counts
+    what the merge counted."""
     records = []
     for run in run_dirs:
         if not run.is_dir():
             raise ResultsError(f"no such directory: {run}")
         for dataset_dir in sorted(p.parent for p in run.glob(f"*/{PLAN}")):
-            # the plan's result files, as a merge takes them; a merged file may predate a resumed run
-            names = read_json(dataset_dir / PLAN)["items"]
-            files = [dataset_dir / name for name in names if (dataset_dir / name).exists()]
-            if files:
-                records += [read_json(p) for p in files]
-            elif (dataset_dir / MERGED).exists():  # a merge made elsewhere: only the merged file came here
+            plan = read_json(dataset_dir / PLAN)
+            merged = {}
+            if (dataset_dir / MERGED).exists():
                 lines = (dataset_dir / MERGED).read_text(encoding="utf-8").splitlines()
-                records += [json.loads(line) for line in lines if line.strip()]
+                for record in (json.loads(line) for line in lines if line.strip()):
+                    repeats = record["settings"]["repeats"]
+                    merged[result_name(record["config"], record["sample_id"], record["repeat"], repeats)] = record
+            for name in plan["items"]:
+                path = dataset_dir / name
+                if path.exists():
+                    records.append(read_json(path))
+                elif name in merged:
+                    records.append(merged[name])
     if not records:
         raise ResultsError(f"no result files in {', '.join(map(str, run_dirs))}")
     return records
