@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from asyncthink import cli_eval
 from asyncthink.cli import app
+from asyncthink.evaluation.tts import espeak_available
 
 FAST = ["--budget", "8", "--tts", "rate", "--no-warmup", "--quiet", "--mode", "no_think"]
 MATH = '{"unique_id": "a", "problem": "1+1?", "answer": "2"}\n{"unique_id": "b", "problem": "2+2?", "answer": "4"}\n'
@@ -34,21 +35,42 @@ def files(out):
     return sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
 
 
-@pytest.mark.parametrize("option, first, second", [
-    ("layers", None, "2"), ("dtype", "float32", "bfloat16"), ("device", "cpu", "meta"), ("decode", "auto", "static"),
-])
-def test_a_resume_with_another_model_setting_is_refused(tiny, tmp_path, option, first, second):
+MODEL_AT_FIRST = {"layers": None, "dtype": "float32", "device": "cpu", "decode": "eager"}
+OTHER = [  # (the option changed on resume, the setting named in the refusal)
+    (["--layers", "2"], "layers"), (["--dtype", "bfloat16"], "dtype"), (["--device", "meta"], "device"),
+    (["--decode", "static"], "decode"), (["-m", "random:Qwen/Qwen3-1.7B"], "model"), (["--budget", "6"], "budget"),
+    (["--max-thinker-tokens", "4"], "max_thinker_tokens"), (["--max-writer-tokens", "4"], "max_writer_tokens"),
+    (["--check-every", "3"], "check_every"), (["--temperature", "0.5"], "temperature"), (["--top-p", "0.5"], "top_p"),
+    (["--top-k", "3"], "top_k"), (["--seed", "1"], "seed"), (["--repeats", "2"], "repeats"),
+    (["--data-seed", "1"], "data_seed"), (["--tts-sequential"], "tts_parallel"), (["--chunk-tokens", "3"], "chunk_size"),
+    (["--step-time", "0.1"], "step_time"), (["--batch", "2"], "batch"), (["--hold-writer-steps", "2"], "hold_writer_steps"),
+    (["--safety-check-every", "2"], "safety_check_every"), (["--entropy-pause", "2"], "entropy_pause"),
+    pytest.param(["--tts", "espeak"], "tts", marks=pytest.mark.skipif(not espeak_available(), reason="no espeak-ng")),
+]
+
+
+@pytest.mark.parametrize("other, setting", OTHER)
+def test_a_resume_with_any_other_recorded_setting_is_refused(tiny, tmp_path, other, setting):
     data = tmp_path / "m.jsonl"
     data.write_text(MATH)
     base = ["eval", "math500", "--data", data, "--out", tmp_path / "o", "-m", "random:Qwen/Qwen3-0.6B", *FAST]
-    run = invoke(*base, *([f"--{option}", first] if first else []))
+    run = invoke(*base)
     assert run.exit_code == 0, run.stderr
     before = files(tmp_path / "o")
-    again = invoke(*base, f"--{option}", second)
-    assert again.exit_code == 1 and f"other settings ({option})" in again.stderr, again.stderr
+    again = invoke(*base, *other)
+    assert again.exit_code == 1 and f"other settings ({setting})" in again.stderr, again.stderr
     assert files(tmp_path / "o") == before
     record = json.loads((tmp_path / "o" / "math500" / "results.jsonl").read_text().splitlines()[0])
-    assert record["settings"][option] == {"layers": None, "dtype": "float32", "device": "cpu", "decode": "eager"}[option]
+    assert record["settings"][setting] == MODEL_AT_FIRST.get(setting, record["settings"][setting])
+
+
+def test_another_data_source_is_refused(tiny, tmp_path):
+    for name in ("m.jsonl", "n.jsonl"):
+        (tmp_path / name).write_text(MATH)
+    base = ["eval", "math500", "--out", tmp_path / "o", *FAST]
+    assert invoke(*base, "--data", tmp_path / "m.jsonl").exit_code == 0
+    again = invoke(*base, "--data", tmp_path / "n.jsonl")
+    assert again.exit_code == 1 and "other settings (source)" in again.stderr
 
 
 @pytest.mark.parametrize("option, second", [
