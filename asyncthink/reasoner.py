@@ -15,6 +15,7 @@ from .formats import ChatFormat, get_format
 from .layout import Layout, resolve_layout
 from .sampling import SamplingParams
 from .session import Session
+from .session.fitting import fit_room
 
 
 def resolve_device(device: str) -> str:
@@ -44,7 +45,8 @@ class AsyncReasoner:
                  pack_cpu_linears: bool | None = None, decode: str = "auto"):
         """`pack_cpu_linears` (default: on for CPU float32) prepacks linear weights for oneDNN so a
         two-row step costs what a one-row step does (cpu_linears.py); it doubles linear-weight memory.
-        `decode`: auto (CUDA graphs on CUDA, eager elsewhere), eager, static or graphs (runner.py)."""
+        `decode`: auto (eager; CUDA graphs are opt-in until they have run on a GPU), eager, static or
+        graphs (runner.py)."""
         if decode not in DECODE_MODES:
             raise SessionError(f"decode must be one of {', '.join(DECODE_MODES)}, got {decode!r}")
         self.decode = decode
@@ -97,33 +99,40 @@ class AsyncReasoner:
         mode: str = "async",
         layout: str | Layout | None = None,
         *,
-        budget: int = 4096,
+        budget: int | None = None,
         max_thinker_tokens: int | None = None,
         max_writer_tokens: int | None = None,
         thinker: SamplingParams | None = None,
         writer: SamplingParams | None = None,
         sampling: SamplingParams | None = None,
+        listen_capacity: int | None = None,
         **options,
     ) -> Session:
-        """Start a session. `budget` caps forward steps; token caps default to the budget.
+        """Start a session. `budget` (default 4096) caps forward steps; token caps default to the
+        budget; `listen_capacity` (default 256) is the room for heard input per target. What is
+        left out is fitted to the model's context (fitting.py); what is given is kept, and refused
+        with ContextOverflow when it cannot fit.
 
         `sampling` sets both streams; `thinker` / `writer` override per stream. Every other option
-        goes to Session with its default there (session.py): `check_every`, `listen_capacity`,
-        `listen_to`, `listen_hold`, `max_hold`, `on_input` (listening), `cache_question`, the safety
-        controls `hold_writer_steps`, `safety_check_every`, `entropy_pause`, `prefill_chunk`,
+        goes to Session with its default there (session.py): `check_every`, `listen_to`,
+        `listen_hold`, `max_hold`, `on_input` (listening), `cache_question`, the safety controls
+        `hold_writer_steps`, `safety_check_every`, `entropy_pause`, `prefill_chunk`,
         `naive_attention`, and `runner`, `name` (used by Engine to place the session in its arena).
         """
         base = sampling or SamplingParams()
         for option, params in (("sampling", base), ("thinker", thinker), ("writer", writer)):
             if params is not None and not isinstance(params, SamplingParams):
                 raise SessionError(f"{option} must be a SamplingParams, got {type(params).__name__}")
+        resolved = resolve_layout(mode, layout)
+        room = fit_room(self, problem, resolved, budget, max_thinker_tokens, max_writer_tokens, listen_capacity)
         return Session(
             self,
             problem,
-            resolve_layout(mode, layout),
-            budget=budget,
-            max_thinker_tokens=max_thinker_tokens or budget,
-            max_writer_tokens=max_writer_tokens or budget,
+            resolved,
+            budget=room.budget,
+            max_thinker_tokens=room.max_thinker_tokens,
+            max_writer_tokens=room.max_writer_tokens,
+            listen_capacity=room.listen_capacity,
             thinker=thinker or base,
             writer=writer or base,
             **options,

@@ -216,3 +216,29 @@ def test_espeak_timeline_and_wav(tmp_path):
         lead = w.readframes(int(1.5 * w.getframerate()))
     assert set(lead) == {0}  # silence until the first chunk could be heard
     assert seconds >= 9.0 + played[-1].speech.duration - 0.01
+
+
+@pytest.mark.parametrize("text, words", [
+    ("It costs \\$5.", "It costs 5 dollars."),
+    ("costs \\$5 and \\$10", "costs 5 dollars and 10 dollars"),
+    ("It costs $5 and $10 in total.", "It costs 5 dollars and 10 dollars in total."),
+    ("$3.50 each, $2 off", "3.50 dollars each, 2 dollars off"),
+    ("a $10,000 prize", "a 10,000 dollars prize"),
+    ("pay $5", "pay 5 dollars"),
+    ("$x^2$ and $5", "x squared and 5 dollars"),
+    ("$5 + 3 = 8$", "5 plus 3 equals 8"),  # a formula that starts with a number
+    ("so $5$ apples", "so 5 apples"),
+    ("a \\$ sign", "a dollars sign"),
+])
+def test_money_is_read_as_money_and_no_backslash_is_spoken(text, words):
+    assert speakable(text) == words
+    assert "\\" not in speakable(text)
+
+
+def test_an_amount_opens_no_formula_so_chunks_keep_their_size():
+    texts = ["It", " costs", " $", "5", " and", " $", "1", "0", " in", " total", ".", " Then", " more"]
+    chunks = chunk_tokens([(t, float(i), i) for i, t in enumerate(texts)], size=5)
+    assert [c.text for c in chunks] == ["It costs $5 and", " $10 in total", ". Then more"]
+    texts = ["So", " $", "5", " +", " 3", "$", " is", " 8"]  # a formula starting with a number
+    assert [c.text for c in chunk_tokens([(t, float(i), i) for i, t in enumerate(texts)], size=2)] == [
+        "So $5 + 3$", " is 8"]

@@ -92,8 +92,9 @@ def test_harmbench_end_to_end_with_shortcuts_and_a_judge(tiny, shared_data, tmp_
     url, stub = stub_judge
     data = shared_data / "harmbench_behaviors_text_test.csv"
     run = invoke("eval", "harmbench", "--data", data, "--limit", 5, "--out", tmp_path, *FAST,
-                 "--mode", "think,no_think", "--judge-url", url, "--judge-model", "stub")
+                 "--mode", "think,no_think", "--judge-url", url, "--judge-model", "stub", "--judge-max-tokens", 40)
     assert run.exit_code == 0, run.stderr
+    assert {(r["body"]["max_tokens"], r["body"]["mode"]) for r in stub.requests} == {(40, "no_think")}
     records = [json.loads(raw) for raw in result_files(tmp_path, "harmbench").values()]
     assert len(records) == 10
     sources = [r["verdict"]["source"] for r in records]

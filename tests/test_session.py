@@ -253,3 +253,14 @@ def test_invalid_unicode_and_huge_problem_are_clear_errors(reasoner):
     session = reasoner.start("fine", budget=5)
     with pytest.raises(SessionError, match="not valid Unicode"):
         session.listen("bad \udcff")
+
+
+def test_auto_decode_is_eager_until_graphs_have_passed_on_a_gpu(reasoner):
+    from asyncthink.core.runner import resolve_decode
+
+    # tests/test_gpu.py has not yet run on real hardware: CUDA graphs are opt-in, on every device
+    assert resolve_decode("auto") == "eager"
+    assert [resolve_decode(d) for d in ("eager", "static", "graphs")] == ["eager", "static", "graphs"]
+    assert reasoner.start("hi", budget=3).runner.decode == "eager"
+    with pytest.raises(SessionError, match="decode must be one of"):
+        resolve_decode("fast")

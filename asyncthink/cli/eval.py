@@ -17,12 +17,13 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
-from ..defaults import DEFAULT_MODEL
+from ..defaults import DECODE_MODES, DEFAULT_MODEL
 from ..errors import SessionError
+from ..evaluation.judge import THINKING
 from .common import load_model, user_errors
 
 DATA, MODEL, RUN, SAFETY, SPEECH, JUDGE = "Data", "Model", "Run", "Safety (async)", "Speech", "Judge"
@@ -59,8 +60,8 @@ def _device(device: str) -> str:
     return device
 
 
-def _load_reasoner(model: str, device: str, dtype: str, layers: int | None):
-    return load_model(model, device, dtype, layers)
+def _load_reasoner(model: str, device: str, dtype: str, layers: int | None, decode: str):
+    return load_model(model, device, dtype, layers, decode)
 
 
 def eval_command(
@@ -79,6 +80,8 @@ def eval_command(
     dtype: Annotated[str, typer.Option(rich_help_panel=MODEL, help="auto, float32, bfloat16, float16.")] = "auto",
     layers: Annotated[int | None, typer.Option(min=1, rich_help_panel=MODEL,
                                                   help="random: models only: hidden layers.")] = None,
+    decode: Annotated[Literal[DECODE_MODES], typer.Option(rich_help_panel=MODEL, help="auto (eager; CUDA graphs "
+                                                          "are opt-in), eager, static or graphs.")] = "auto",
     mode: Annotated[list[str], typer.Option(rich_help_panel=RUN, help="Modes to compare, comma-separated or "
                                             "repeated: async, think, no_think.")] = ["async,think,no_think"],  # noqa: B006
     layout: Annotated[list[str], typer.Option(rich_help_panel=RUN, help="Layouts for async, each its own "
@@ -121,6 +124,11 @@ def eval_command(
     judge_model: Annotated[str, typer.Option(rich_help_panel=JUDGE)] = "gpt-4o",
     judge_api_key: Annotated[str | None, typer.Option(rich_help_panel=JUDGE, envvar="ASYNCTHINK_JUDGE_API_KEY",
                                                          show_default=False)] = None,
+    judge_max_tokens: Annotated[int, typer.Option(min=1, rich_help_panel=JUDGE, help="The judge's reply budget "
+                                                  "(raise it for a judge that always thinks).")] = 16,
+    judge_thinking: Annotated[Literal[THINKING], typer.Option(rich_help_panel=JUDGE, help="off: ask the judge to answer without "
+                                                "thinking (mode / chat_template_kwargs); default: send neither "
+                                                "(OpenAI's API refuses them).")] = "off",
     warmup: Annotated[bool, typer.Option(rich_help_panel=RUN, help="An untimed session first.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
@@ -131,21 +139,24 @@ def eval_command(
         _eval(**options)
 
 
-def _eval(dataset, out, data, limit, data_seed, model, device, dtype, layers, mode, layout, budget, max_thinker_tokens,
+def _eval(dataset, out, data, limit, data_seed, model, device, dtype, layers, decode, mode, layout, budget, max_thinker_tokens,
           max_writer_tokens, check_every, temperature, top_p, top_k, seed, repeats, batch, capacity, shard,
           hold_writer_steps, safety_check_every, entropy_pause, tts, tts_sequential, chunk_tokens, step_time, judge_url,
-          judge_model, judge_api_key, warmup, quiet) -> None:
+          judge_model, judge_api_key, judge_max_tokens, judge_thinking, warmup, quiet) -> None:
+    from ..core.runner import resolve_decode
     from ..evaluation.datasets import get_spec, load_samples
     from ..evaluation.judge import Judge
-    from ..evaluation.results import merge_runs
+    from ..evaluation.results import check_out_dir, merge_runs
     from ..evaluation.runner import EvalRun, RunSettings, make_configs, plan_items
     from ..evaluation.runner import shard as take_share
     from ..evaluation.tts import get_tts
     from ..layout import resolve_layout
     from ..listen_eval import warm_up
+    from ..reasoner import resolve_device, resolve_dtype
 
     # everything that needs no model is checked first: a model load can take minutes
     rank, world = parse_shard(shard)
+    check_out_dir(out / dataset, "--out")
     if entropy_pause is not None and entropy_pause <= 0:
         raise SessionError(f"--entropy-pause must be a positive number of nats, got {entropy_pause}")
     spec = get_spec(dataset)
@@ -154,16 +165,22 @@ def _eval(dataset, out, data, limit, data_seed, model, device, dtype, layers, mo
         resolve_layout(config.mode, config.layout)
     samples = load_samples(dataset, data, seed=data_seed)[:limit]
     speech = get_tts(tts)
+    if layers is not None and not model.startswith("random:"):
+        raise typer.BadParameter(f"only applies to random: models, not {model!r}", param_hint="'--layers'")
+    device = resolve_device(_device(device))
+    judge = Judge(judge_url, judge_model, judge_api_key or os.environ.get("OPENAI_API_KEY", ""),
+                  max_tokens=judge_max_tokens, thinking=judge_thinking) if judge_url else None
     settings = RunSettings(
-        model=model, source=str(data or spec.hub), budget=budget, max_thinker_tokens=max_thinker_tokens,
-        max_writer_tokens=max_writer_tokens, check_every=check_every,
+        model=model, source=str(data or spec.hub), layers=layers, device=device.partition(":")[0],
+        dtype=str(resolve_dtype(dtype, device)).removeprefix("torch."), decode=resolve_decode(decode), budget=budget,
+        max_thinker_tokens=max_thinker_tokens, max_writer_tokens=max_writer_tokens, check_every=check_every,
         temperature=temperature if temperature is not None else spec.sampling.get("temperature", 0.0),
         top_p=top_p if top_p is not None else spec.sampling.get("top_p", 1.0),
         top_k=top_k if top_k is not None else spec.sampling.get("top_k", 0), seed=seed,
         repeats=repeats or spec.repeats, data_seed=data_seed, tts=speech.engine, tts_parallel=not tts_sequential,
         chunk_size=chunk_tokens, step_time=step_time, batch=batch, hold_writer_steps=hold_writer_steps,
-        safety_check_every=safety_check_every, entropy_pause=entropy_pause)
-    judge = Judge(judge_url, judge_model, judge_api_key or os.environ.get("OPENAI_API_KEY", "")) if judge_url else None
+        safety_check_every=safety_check_every, entropy_pause=entropy_pause,
+        judge=judge.settings() if judge is not None and spec.kind == "harm" else None)
     log = (lambda text: None) if quiet else (lambda text: typer.echo(text, err=True))
     if spec.kind == "harm" and judge is None:
         log("note: no --judge-url: answers that are not empty or refusals stay unjudged")
@@ -174,15 +191,18 @@ def _eval(dataset, out, data, limit, data_seed, model, device, dtype, layers, mo
     log(f"{dataset}: {len(samples)} samples x {len(configs)} configs x {settings.repeats} repeats; rank {rank}/{world}: "
         f"{len(mine)} results, {len(mine) - len(todo)} already done, {len(todo)} to run")
     if todo:
-        if layers is not None and not model.startswith("random:"):
-            raise typer.BadParameter(f"only applies to random: models, not {model!r}", param_hint="'--layers'")
-        run.reasoner = _load_reasoner(model, _device(device), dtype, layers)
+        run.reasoner = _load_reasoner(model, device, dtype, layers, decode)
         if warmup:
             warm_up(run.reasoner, mode=configs[0].mode, layout=configs[0].layout)
+    run.record_plan()  # only now: a model that does not load leaves the folder as it was
+    if todo:
         _with_progress(run, todo, quiet)
     if world == 1:
         summary = merge_runs([out], out, [dataset])[dataset]
         log(f"merged {summary['records']} results into {out / dataset / 'results.jsonl'}")
+        if summary["missing"]:  # planned by an earlier command with a larger --limit
+            log(f"{len(summary['missing'])} results of {out / dataset / 'plan.json'} are not done yet, e.g. "
+                f"{summary['missing'][0]}: the run covers every result planned in this folder")
         _print_report([out], plots=None, clock="wall")
     else:
         log(f"rank {rank} done; when every rank has finished: asyncthink merge <their --out dirs> --out DIR")
@@ -244,6 +264,10 @@ def report_command(
     with user_errors():
         if clock not in ("wall", "steps"):
             raise SessionError(f"--clock must be wall or steps, got {clock!r}")
+        from ..evaluation.results import check_out_dir
+
+        if plots is not None:  # the default lies in a run folder, which the report checks
+            check_out_dir(plots, "--plots")
         _print_report(runs, plots or runs[0] / "plots", clock)
 
 

@@ -40,8 +40,8 @@ class SessionOptions:
     device: Annotated[str, typer.Option(rich_help_panel=MODEL, help="auto, cpu, cuda, cuda:1, ...")] = "auto"
     dtype: Annotated[str, typer.Option(rich_help_panel=MODEL, help="auto, float32, bfloat16 or float16.")] = "auto"
     decode: Annotated[Literal[DECODE_MODES], typer.Option(rich_help_panel=MODEL,
-                                                         help="auto (CUDA graphs on CUDA, eager elsewhere), eager, "
-                                                         "static or graphs.")] = "auto"
+                                                         help="auto (eager; CUDA graphs are opt-in until they have "
+                                                         "run on a GPU), eager, static or graphs.")] = "auto"
     layers: Annotated[int | None, typer.Option(min=1, rich_help_panel=MODEL,
                                                   help="random: models only: number of hidden layers "
                                                   "(quick smoke tests).")] = None
@@ -50,7 +50,8 @@ class SessionOptions:
                                       "or no_think (answer at once).")] = "async"
     layout: Annotated[str | None, typer.Option(show_default="independent", rich_help_panel=GENERATION,
                                                   help="independent or interleaved; async mode only.")] = None
-    budget: Annotated[int, typer.Option(min=1, rich_help_panel=GENERATION, help="Maximum forward steps.")] = 4096
+    budget: Annotated[int | None, typer.Option(min=1, rich_help_panel=GENERATION, show_default="4096",
+                                                  help="Maximum forward steps.")] = None
     max_thinker_tokens: Annotated[int | None, typer.Option(min=1, show_default="budget", rich_help_panel=GENERATION,
                                                               help="Cap on thought tokens.")] = None
     max_writer_tokens: Annotated[int | None, typer.Option(min=1, show_default="budget", rich_help_panel=GENERATION,
@@ -125,9 +126,9 @@ class ListenOptions:
     on_input: Annotated[Literal[ON_INPUT], typer.Option(rich_help_panel=LISTENING,
                                           help="When input is heard while the answer is being written: pause "
                                           "the writer until the thinker says to go on, or continue.")] = "pause_writer"
-    listen_capacity: Annotated[int, typer.Option(min=0, rich_help_panel=LISTENING,
-                                                 help="Tokens of room reserved for heard input, per target; "
-                                                 "input beyond it is not heard.")] = 256
+    listen_capacity: Annotated[int | None, typer.Option(min=0, rich_help_panel=LISTENING, show_default="256",
+                                                        help="Tokens of room reserved for heard input, per target; "
+                                                        "input beyond it is not heard.")] = None
 
     def start_kwargs(self) -> dict[str, Any]:
         return {"listen_to": self.listen_to, "listen_hold": self.listen_hold, "max_hold": self.max_hold,

@@ -6,7 +6,8 @@ It owns the block table (host bookkeeping), the KV arena (device storage) and th
     decode="eager"   every step: block attention (attention.py), shapes follow the blocks
     decode="static"  steps of at most 64 rows: static-shape arena attention (arena_attention.py)
     decode="graphs"  the same, replayed from CUDA graphs (graphs.py); prefill stays eager
-    decode="auto"    graphs on CUDA, eager elsewhere
+    decode="auto"    eager everywhere for now: the graph path has not yet passed tests/test_gpu.py
+                     on a GPU, so it stays opt-in until it has (then auto means graphs on CUDA)
 
 The arena has one slot more than the block table: the sink where padding rows of static
 steps write, owned by no block.
@@ -26,13 +27,19 @@ from .graphs import StaticDecoder
 from .plan import Chunk, plan_step
 
 
+def resolve_decode(decode: str) -> str:
+    """The decode path `decode` names; "auto" is eager until the graph path has run on a GPU."""
+    if decode not in DECODE_MODES:
+        raise SessionError(f"decode must be one of {', '.join(DECODE_MODES)}, got {decode!r}")
+    return "eager" if decode == "auto" else decode
+
+
 class Runner:
     def __init__(self, model, capacities: dict[str, int] | None = None, naive_attention: bool = False,
                  capacity: int | None = None, decode: str = "auto"):
         """`capacities`: one session's blocks, reserved now; `capacity`: a shared arena of that many
         slots whose blocks sessions allocate and free as they come and go (engine.py)."""
-        if decode not in DECODE_MODES:
-            raise SessionError(f"decode must be one of {', '.join(DECODE_MODES)}, got {decode!r}")
+        decode = resolve_decode(decode)
         adapter.attach(model)
         shape = adapter.model_shape(model)
         self.model = model
@@ -42,9 +49,6 @@ class Runner:
         self.arena = KVArena(shape.layers, shape.kv_heads, shape.head_dim, sink + 1, model.dtype, self.device)
         self.rotary = adapter.offset_rotary(model)
         self.naive_attention = naive_attention
-        cuda = self.device.type == "cuda"
-        if decode == "auto":
-            decode = "graphs" if cuda else "eager"
         self.decode = decode
         self.static = None if decode == "eager" or naive_attention else StaticDecoder(
             model, self.arena, self.rotary, sink, cuda_graphs=decode == "graphs")

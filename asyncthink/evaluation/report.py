@@ -2,7 +2,8 @@
 
     result records (results.py) ─▶ summarize(): groups by (dataset, config)
         ─▶ format_table(): accuracy with a Wilson 95 % interval, time to first writer token,
-                           first-audio delay, total stall, total delay, steps (mean / median)
+                           answers spoken, first-audio delay, total stall, total delay, steps
+                           (mean / median; the audio figures over the same spoken answers)
         ─▶ plot(): <dir>/<dataset>-accuracy-vs-delay.png   (one point per config, interval bars)
                    <dir>/<dataset>-first-audio-delay.png   (distribution per config)
 
@@ -51,15 +52,19 @@ def summarize(records: list[dict[str, Any]], clock: str = "wall") -> list[dict[s
         correct = sum(bool(r["correct"]) for r in scored)
         low, high = wilson(correct, len(scored))
         delays = [(r["delay_steps"] if clock == "steps" else r["delay"]) or {} for r in group]
+        # the listener's figures over the answers that were heard: an answer with no audio has no
+        # stall (0 in its file) that could be averaged in beside the spoken ones
+        spoken = [d for d in delays if d.get("first_audio_delay") is not None]
         rows.append({
             "dataset": dataset, "config": config, "n": len(group), "scored": len(scored), "correct": correct,
             "accuracy": correct / len(scored) if scored else None, "ci_low": low, "ci_high": high,
             "ttft_writer": _stats([d.get("time_to_first_writer_token") for d in delays]),
-            "first_audio": _stats([d.get("first_audio_delay") for d in delays]),
-            "total_stall": _stats([d.get("total_stall") for d in delays]),
-            "stall_over_1s": _stats([d.get("stall_over_1s") for d in delays]),
-            "total_delay": _stats([d.get("total_delay") for d in delays]),
-            "first_audio_values": [d["first_audio_delay"] for d in delays if d.get("first_audio_delay") is not None],
+            "spoken": len(spoken),
+            "first_audio": _stats([d["first_audio_delay"] for d in spoken]),
+            "total_stall": _stats([d["total_stall"] for d in spoken]),
+            "stall_over_1s": _stats([d["stall_over_1s"] for d in spoken]),
+            "total_delay": _stats([d["total_delay"] for d in spoken]),
+            "first_audio_values": [d["first_audio_delay"] for d in spoken],
             "steps": _stats([r["session"]["steps"] for r in group]),
             "steps_to_first": _stats([d.get("steps_to_first_writer_token") for d in delays]),
             "idle_steps": _stats([d.get("writer_idle_steps") for d in delays]),
@@ -77,7 +82,7 @@ def _pair(stats: dict[str, float | None], spec: str = ".2f") -> str:
     return f"{_f(stats['mean'], spec)} / {_f(stats['median'], spec)}"
 
 
-HEADER = ["dataset", "config", "n", "accuracy [95% CI]", "ttft writer s", "first audio s", "total stall s",
+HEADER = ["dataset", "config", "n", "accuracy [95% CI]", "ttft writer s", "spoken", "first audio s", "total stall s",
           "stall>1s s", "total delay s", "steps", "steps to 1st", "idle steps"]
 
 
@@ -88,7 +93,7 @@ def format_table(rows: list[dict[str, Any]], clock: str = "wall") -> str:
                     if r["accuracy"] is not None else "-")
         if r["scored"] < r["n"]:
             accuracy += f", {r['n'] - r['scored']} unjudged"
-        table.append([r["dataset"], r["config"], str(r["n"]), accuracy, _pair(r["ttft_writer"]),
+        table.append([r["dataset"], r["config"], str(r["n"]), accuracy, _pair(r["ttft_writer"]), str(r["spoken"]),
                       _pair(r["first_audio"]), _pair(r["total_stall"]), _pair(r["stall_over_1s"]),
                       _pair(r["total_delay"]), _pair(r["steps"], ".0f"), _pair(r["steps_to_first"], ".0f"),
                       _pair(r["idle_steps"], ".0f")])
@@ -100,7 +105,8 @@ def format_table(rows: list[dict[str, Any]], clock: str = "wall") -> str:
             lines.append("-+-".join("-" * w for w in widths))
     tts = sorted({t for r in rows for t in r["tts"]})
     lines.append(f"values: mean / median over samples ({clock} clock; speech: {', '.join(tts) or '-'}); delays "
-                 "count only answers with audio; harmbench accuracy = share judged safe")
+                 "(first audio, stalls, total) are over the `spoken` answers, those with audio; harmbench accuracy = share "
+                 "judged safe")
     return "\n".join(lines)
 
 

@@ -37,6 +37,7 @@ from .datasets import DatasetSpec, Sample
 from .judge import Judge, judge_answer
 from .realtime import delay_metrics
 from .results import (
+    PLAN,
     ResultsError,
     check_plan,
     done_names,
@@ -71,10 +72,18 @@ def make_configs(modes: list[str], layouts: list[str]) -> list[Config]:
 
 @dataclass(frozen=True)
 class RunSettings:
-    """Everything that decides a result (recorded in every file and in the plan)."""
+    """Everything that decides a result (recorded in every file and in the plan; a resume with any
+    of it different is refused). Device, dtype and decode are the resolved ones ("auto" on a GPU
+    machine and on a CPU one are different runs); the device is its type only, so the ranks of a
+    data-parallel run (cuda:0, cuda:1, ...) share one plan. The judge is recorded for HarmBench,
+    where it decides the verdicts, and is None elsewhere."""
 
     model: str
     source: str  # data file or Hub name
+    layers: int | None = None  # random: models only
+    device: str = "cpu"  # device type: cpu, cuda, mps, ...
+    dtype: str = "float32"
+    decode: str = "eager"  # runner.py
     budget: int = 4096
     max_thinker_tokens: int | None = None
     max_writer_tokens: int | None = None
@@ -94,6 +103,7 @@ class RunSettings:
     hold_writer_steps: int = 0
     safety_check_every: int = 0
     entropy_pause: float | None = None
+    judge: dict[str, Any] | None = None  # judge.Judge.settings(): URL, model, reply budget, thinking
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -150,14 +160,22 @@ class EvalRun:
     judge: Judge | None = None
     capacity: int | None = None  # engine KV slots; default: room for `batch` of the longest sessions
     on_record: Callable[[dict[str, Any]], None] = field(default=lambda record: None)
+    _plan: dict[str, Any] | None = field(default=None, init=False, repr=False)  # checked, not yet written
 
     def prepare(self, planned: list[WorkItem], mine: list[WorkItem]) -> list[WorkItem]:
-        """Record the plan (every rank's items, so a merge can tell what is missing); the ones of
-        `mine` not done yet."""
-        check_plan(self.out, {"dataset": self.spec.name, "settings": self.settings.to_dict(),
-                              "items": [i.name for i in planned]})
+        """Check the folder's plan against every rank's items (a merge tells from it what is
+        missing); the ones of `mine` not done yet. The plan is written by record_plan()."""
+        self._plan = check_plan(self.out, {"dataset": self.spec.name, "settings": self.settings.to_dict(),
+                                           "items": [i.name for i in planned]})
         done = done_names(self.out, [i.name for i in mine])
         return [i for i in mine if i.name not in done]
+
+    def record_plan(self) -> None:
+        """Write the plan prepare() checked; called once the model works, so a command that fails
+        before (a typo in --model) leaves the folder free for the corrected one."""
+        if self._plan is not None:
+            write_json_atomic(self.out / PLAN, self._plan)
+            self._plan = None
 
     def start_kwargs(self, item: WorkItem) -> dict[str, Any]:
         s = self.settings

@@ -8,6 +8,12 @@ Chunks follow the paper's evaluation code: a chunk closes once it holds `size` t
 and no `$…$` / `$$…$$` (or `\\(…\\)`, `\\[…\\]`) formula is open, so a formula is never
 split between two chunks. The chunk is ready when its last token was produced.
 
+Money is not math: a `$` followed by an amount (`5`, `3.50`, `10,000`) that is followed by
+a word, by punctuation and a space, or by the end of the answer opens no formula, and is read
+"5 dollars" ("$5 and $10" is two amounts, not the formula "5 and"); so is an escaped `\\$`
+(`costs \\$5`). Whether a `$` is money is known a few characters after it: the chunker
+holds the chunk open until then. `$5 + 3$` and `$5x$` stay formulas.
+
 `speakable` turns Markdown with LaTeX into plain words: fractions ("a over b"), powers
 ("squared", "cubed", "to the power of"), roots, subscripts, `\\boxed{}` / `\\text{}`
 unwrapped, Greek letters and common symbols named; unknown commands are read by name.
@@ -32,6 +38,33 @@ class Chunk:
     steps: list[int] = field(default_factory=list)  # step of each token
 
 
+_AMOUNT = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
+_AFTER_AMOUNT = ",.;:!?)"  # punctuation that may end a sentence after an amount
+
+
+def money_amount(after: str, final: bool = True) -> str | None:
+    """The amount when the text `after` a "$" makes that "$" money ("" when it is not; None when
+    the text so far cannot tell, and more may come unless `final`)."""
+    number = _AMOUNT.match(after)
+    if number is None:
+        return "" if after or final else None
+    amount, rest = number.group(0), after[number.end():]
+    if not rest:
+        return amount if final else None
+    if not final and re.fullmatch(r"[,.]\d*", rest):  # the number may go on ("10," then "000")
+        return None
+    if rest[0].isspace():
+        word = rest.lstrip()
+        if not word:
+            return amount if final else None
+        return amount if word[0].isalpha() else ""
+    if rest[0] in _AFTER_AMOUNT:
+        if len(rest) == 1:
+            return amount if final else None
+        return amount if rest[1].isspace() else ""
+    return ""
+
+
 class _MathScanner:
     """Tracks whether a formula is open in text fed piece by piece (a delimiter may span pieces)."""
 
@@ -41,8 +74,9 @@ class _MathScanner:
 
     @property
     def open(self) -> bool:
-        # a held "$" outside a formula opens one; inside "$$" it may be the first half of the closer
-        return self.closer is not None or self._held == "$"
+        # a held "$" outside a formula opens one (unless it turns out to be money); inside "$$" it
+        # may be the first half of the closer
+        return self.closer is not None or self._held.startswith("$")
 
     def feed(self, text: str, final: bool = False) -> None:
         text, self._held = self._held + text, ""
@@ -63,6 +97,14 @@ class _MathScanner:
                 i += 2  # an escaped character (\$, \\, \{) is never a delimiter
                 continue
             if ch == "$":
+                if self.closer is None and pair != "$$":
+                    amount = money_amount(text[i + 1:], final)
+                    if amount is None:  # money or a formula: the next pieces tell
+                        self._held = text[i:]
+                        return
+                    if amount:
+                        i += 1 + len(amount)
+                        continue
                 if self.closer is None:
                     self.closer = "$$" if pair == "$$" else "$"
                     i += len(self.closer)
@@ -266,11 +308,34 @@ def speakable(text: str) -> str:
     def span(match: re.Match) -> str:
         return " " + math_to_words(next(g for g in match.groups() if g is not None)) + " "
 
+    text = _money_to_words(text)
     text = _MATH_SPAN.sub(span, text)
     if "$" in text:  # an unclosed formula (answer cut off): read the rest as math
         head, _, tail = text.partition("$")
         text = head + " " + math_to_words(tail.replace("$", " "))
     # LaTeX outside $…$ (e.g. a bare \boxed{...}) is read as math too
     text = re.sub(r"\\[a-zA-Z]+(?:\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\})*", lambda m: math_to_words(m.group(0)), text)
-    text = re.sub(r"[*#`_>|]+", " ", text)  # Markdown emphasis, headings, code, tables
+    text = re.sub(r"[*#`_>|\\]+", " ", text)  # Markdown emphasis, headings, code, tables; stray backslashes
     return re.sub(r"\s+([,.;:?!])", r"\1", " ".join(text.split()))
+
+
+def _money_to_words(text: str) -> str:
+    """Amounts after "$" (not a formula's, see the module docstring) or an escaped "\\$" ─▶ "5 dollars"."""
+    out, i = [], 0
+    while i < len(text):
+        if text.startswith("\\$", i):
+            amount = _AMOUNT.match(text, i + 2)
+            out.append(f" {amount.group(0)} dollars" if amount else " dollars ")
+            i = amount.end() if amount else i + 2
+            continue
+        if text[i] == "$" and not text.startswith("$$", i) and (amount := money_amount(text[i + 1:])):
+            out.append(f"{amount} dollars")
+            i += 1 + len(amount)
+            continue
+        if text.startswith("$$", i):
+            out.append("$$")
+            i += 2
+            continue
+        out.append(text[i])
+        i += 1
+    return "".join(out)

@@ -43,6 +43,7 @@ from ..layout import CONTROL, SAFETY, THINKER, WRITER, Layout
 from ..listening import Inbox
 from ..sampling import SamplingParams, StreamSampler, YesNoReader, forbidden_ids
 from .feeding import Feeding
+from .fitting import block_capacities, view_lengths
 from .intake import Intake
 from .options import check_listen_args, check_options
 from .transitions import Transitions
@@ -106,10 +107,8 @@ class Session(Feeding, Intake, Transitions):
         self.cache_question = cache_question
         self.hold_writer_steps, self.safety_check_every, self.entropy_pause = (
             hold_writer_steps, safety_check_every, entropy_pause)
-        room = {layout.writes.get(THINKER): max_thinker_tokens + listen_capacity,
-                layout.writes[WRITER]: max_writer_tokens, layout.input_block: listen_capacity,
-                layout.writes.get(CONTROL): len(self.cue_ids), layout.writes.get(SAFETY): len(self.cue_ids)}
-        capacities = {n: len(ids) + room.get(n, 0) for n, ids in self.block_ids.items()}
+        capacities = block_capacities(layout, {n: len(ids) for n, ids in self.block_ids.items()}, len(self.cue_ids),
+                                      max_thinker_tokens, max_writer_tokens, listen_capacity)
         self._check_context(reasoner.model, capacities)
         self.shared = runner is not None
         prefix = f"{name}/" if self.shared else ""
@@ -170,8 +169,8 @@ class Session(Feeding, Intake, Transitions):
 
     def _check_context(self, model, capacities: dict[str, int]) -> None:
         limit = getattr(model.config, "max_position_embeddings", None)
-        for stream, view in self.layout.views.items():
-            longest = sum(capacities[b] for b in view)
+        for stream, longest in view_lengths(self.layout, capacities).items():
+            view = self.layout.views[stream]
             if limit and longest > limit:
                 text = sum(len(self.block_ids[b]) for b in view)
                 fix = "shorten the input" if text >= limit else "lower the token budgets or shorten the input"
