@@ -301,6 +301,7 @@ def test_live_panes_show_tails_and_status():
     panes = LivePanes()
     for i in range(30):  # more lines than the pane holds: only the tail stays in view
         panes.add(event("thinker", "token", f"thought {i}\n", i, time=0.1 * i))
+        assert panes.status().plain.startswith("thinking  step")  # no state event yet: the thinker runs alone
     panes.add(event("control", "state", "thinker_and_writer", 29, data={"previous": "thinker_only"}))
     panes.add(event("writer", "token", "The answer", 30, time=3.25))
     panes.add(event("writer", "token", " is 4.", 31, time=3.5))
@@ -314,7 +315,8 @@ def test_live_panes_show_tails_and_status():
     body = "\n".join(lines[1:-1])
     assert "thought 29" in body and "thought 3 " not in body
     assert "The answer is 4." in body
-    assert lines[-1].startswith("thinker_and_writer  step 32  thoughts 30 tok  answer 2 tok")
+    # the status line says what the session does (the JSON events keep the state names)
+    assert lines[-1].startswith("thinking + writing  step 32  thoughts 30 tok  answer 2 tok")
     assert "first answer 3.25 s  elapsed 3.5 s" in lines[-1]
 
     panes.add(event("control", "state", "done", 32))
