@@ -337,6 +337,6 @@ def test_live_panes_highlight_heard_input():
     lines = console.export_text(styles=False).splitlines()
     body = "\n".join(lines[1:-1])
     assert body.index("step2") < body.index("[heard -> thinker: five apples]") < body.index("after")
-    assert lines[-1].startswith("starting  step 4  thoughts 4 tok")
+    assert lines[-1].startswith("thinking  step 4  thoughts 4 tok")
     assert lines[-1].endswith("heard 1, last -> thinker: five apples")
     assert "bold magenta" in {str(s.style) for s in panes.status().spans}
