@@ -12,7 +12,7 @@ admission.py, completions.py, realtime.py, background.py (uvicorn settings; a se
 """
 
 from .app import create_app
-from .background import serve_in_thread, uvicorn_config
+from .background import Server, serve_in_thread, uvicorn_config
 from .state import ServerConfig
 
-__all__ = ["ServerConfig", "create_app", "serve_in_thread", "uvicorn_config"]
+__all__ = ["Server", "ServerConfig", "create_app", "serve_in_thread", "uvicorn_config"]
