@@ -12,7 +12,10 @@ Server events: `session.created`, `session.updated`, `conversation.item.created`
 (writer), `response.asyncthink.state`, `response.asyncthink.heard`, `response.done` (with
 usage), `error` (OpenAI's error object plus the client's `event_id`). One response runs at a
 time; bad events get an `error` event and the connection stays open. A disconnect cancels
-the running response.
+the running response. A response waiting for KV room (between response.create and
+response.created) is cancelled by response.cancel (response.done, status cancelled) and hears
+the user items sent meanwhile once it runs. A response that fails (its session in the engine,
+the engine, a shutdown) ends with an `error` event and response.done (status failed).
 """
 
 from __future__ import annotations
@@ -283,8 +286,11 @@ class RealtimeConnection:
             await self.send("response.done", response=self._response_object(run))
         except (WebSocketDisconnect, RuntimeError, OSError):
             pass  # the client left mid-response: nobody to tell
-        except APIError as exc:
-            await self.send("error", error={**exc.body()["error"], "event_id": None})
+        except APIError as exc:  # the session or the engine failed, or the server is shutting down
+            error = exc.body()["error"]
+            await self.send("error", error={**error, "event_id": None})
+            await self.send("response.done", response={**self._response_object(run), "status": "failed",
+                                                       "status_details": {"type": "failed", "error": error}})
         finally:
             run.session.cancel()
 
@@ -319,10 +325,15 @@ class RealtimeConnection:
                 **self.settings.model_dump(exclude_none=True)}
 
     async def send(self, kind: str, **fields: Any) -> None:
+        """Send one server event; raises WebSocketDisconnect when the connection is already closing
+        (the client left, or uvicorn closed it for a bad frame: 1007, 1009) so callers just stop."""
         async with self._send_lock:
             if self.ws.application_state == WebSocketState.CONNECTED:
-                await self.ws.send_text(json.dumps({"type": kind, "event_id": _new_id("event"), **fields},
-                                                   ensure_ascii=False))
+                try:
+                    await self.ws.send_text(json.dumps({"type": kind, "event_id": _new_id("event"), **fields},
+                                                       ensure_ascii=False))
+                except (RuntimeError, OSError) as exc:
+                    raise WebSocketDisconnect(code=1006) from exc
 
 
 async def realtime_endpoint(websocket: WebSocket, state: ServerState) -> None:
