@@ -5,6 +5,10 @@
              ─▶ each session pick()s on the device ─▶ one host sync for everybody
              ─▶ each session consume()s its values ─▶ finished sessions free their blocks
 
+One session's failure is its own: an exception in its work ends it with stop reason "error"
+(its rows of a failed packed pass are found by retrying the sessions alone); the engine stops
+(`failure`, failure listeners) only when the fault concerns everybody.
+
 Sessions join and leave between steps; a finished session's slots are reused by the next
 one that asks. Per-session layouts, budgets, sampling and listening all stay per session:
 the engine only packs rows. The bookkeeping here is plain Python.
@@ -57,7 +61,8 @@ class Engine:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._step_listeners: list[Callable[[], None]] = []
-        self.failure: BaseException | None = None  # set if a background step raised (a bug): nothing steps after it
+        self._failure_listeners: list[Callable[[], None]] = []
+        self.failure: BaseException | None = None  # set if the engine itself cannot go on: nothing steps after it
 
     def submit(self, problem: str, **start_kwargs) -> Session:
         """Start a session inside the engine (same options as AsyncReasoner.start).
@@ -98,40 +103,99 @@ class Engine:
         """Call `listener()` after every step, from the stepping thread; it must return quickly."""
         self._step_listeners.append(listener)
 
+    def add_failure_listener(self, listener: Callable[[], None]) -> None:
+        """Call `listener()` once, from the stepping thread, if the engine itself fails (`failure`)."""
+        self._failure_listeners.append(listener)
+
     def step(self) -> dict[str, list[Event]]:
-        """One forward pass for every live session; returns each session's new events."""
+        """One forward pass for every live session; returns each session's new events.
+
+        A session whose own work raises (preparing, its rows of the pass, picking, consuming)
+        ends with stop reason "error" and the others go on (`_fail`); only what concerns every
+        session at once (the host sync, a broken device) raises from here."""
         with self._lock:
             marks = {name: len(s._events) for name, s in self.sessions.items()}
             prepared = []
             room = self.prefill_chunk  # prompt rows this pass, for all starting sessions, oldest first
-            for session in self.sessions.values():
-                ready = session.prepare(prefill_room=room)
+            for session in list(self.sessions.values()):
+                try:
+                    ready = session.prepare(prefill_room=room)
+                except Exception as exc:
+                    self._fail(session, exc, "while preparing its step")
+                    continue
                 if room is not None:
                     room -= session.prompt_rows
                 if ready is not None:
                     prepared.append((session, *ready))
-            chunks = [c for _, _, session_chunks in prepared for c in session_chunks]
-            if chunks:  # (none only when every live session waits for prefill room: never the oldest)
-                logits = self.runner.run(chunks)
-                picks, row = [], 0
-                for session, active, _ in prepared:
-                    picks.append(session.pick(active, logits[row : row + len(active)]))
-                    row += len(active)
+            if any(chunks for _, _, chunks in prepared):  # (none only when all wait for prefill room)
+                picked = []
+                for (session, active, _), logits in self._forward(prepared):
+                    try:
+                        picked.append((session, active, session.pick(active, logits)))
+                    except Exception as exc:
+                        self._fail(session, exc, "while choosing its tokens")
                 # the step's one host sync, for every session at once
-                flat_picks = [p for session_picks in picks for p in session_picks]
+                flat_picks = [p for _, _, session_picks in picked for p in session_picks]
                 flat = torch.cat(flat_picks).tolist() if flat_picks else []  # [] : a pass that only prefilled
                 at = 0
-                for (session, active, _), session_picks in zip(prepared, picks):
+                for session, active, session_picks in picked:
                     n = sum(p.numel() for p in session_picks)
-                    session.consume(active, flat[at : at + n])
+                    try:
+                        session.consume(active, flat[at : at + n])
+                    except Exception as exc:
+                        self._fail(session, exc, "while taking its tokens")
                     at += n
-                self.batch_sizes[len(prepared)] += 1
+                self.batch_sizes[len(picked)] += 1
             events = {name: s._events[marks[name]:] for name, s in self.sessions.items()}
             for name in [n for n, s in self.sessions.items() if s.done]:
                 del self.sessions[name]  # its blocks were freed when it finished
         for listener in self._step_listeners:
             listener()
         return events
+
+    def _forward(self, prepared: list) -> list:
+        """[((session, active, chunks), its logits rows)] for the sessions whose rows could be computed.
+
+        One packed pass; if it raises, the sessions are retried each alone (each reads only its own
+        blocks, so alone equals packed) and those whose own pass raises fail. The block tables are
+        rolled back before a retry, so the retried rows land in the same slots."""
+        table = self.runner.table
+        lengths = {c.block: table[c.block].length for _, _, chunks in prepared for c in chunks}
+        try:
+            logits = self.runner.run([c for _, _, chunks in prepared for c in chunks])
+        except Exception as exc:
+            if _device_broken(exc):
+                raise
+            log.warning("a forward pass of %d sessions failed (%s); retrying each alone", len(prepared), exc)
+            _roll_back(table, lengths)
+            return [out for entry in prepared if (out := self._forward_alone(entry, lengths)) is not None]
+        out, row = [], 0
+        for entry in prepared:
+            out.append((entry, logits[row : row + len(entry[1])]))
+            row += len(entry[1])
+        return out
+
+    def _forward_alone(self, entry: tuple, lengths: dict[str, int]) -> tuple | None:
+        session, _, chunks = entry
+        if not chunks:
+            return entry, torch.empty(0)
+        try:
+            return entry, self.runner.run(chunks)
+        except Exception as exc:
+            if _device_broken(exc):
+                raise
+            _roll_back(self.runner.table, {c.block: lengths[c.block] for c in chunks})
+            self._fail(session, exc, "in its forward pass")
+            return None
+
+    @staticmethod
+    def _fail(session: Session, exc: Exception, where: str) -> None:
+        """End one session after an exception in its own work (a bug or an input the model cannot
+        take): stop reason "error", its blocks freed; if even that raises, the engine cannot go on."""
+        log.error("session %s failed %s; it ends, the other sessions go on", session.name, where, exc_info=exc)
+        with session._lock:
+            if not session.done:
+                session._finish("error")
 
     def run(self) -> None:
         """Step until every submitted session is done."""
@@ -166,11 +230,23 @@ class Engine:
             if self.sessions:
                 try:
                     self.step()
-                except Exception as exc:  # a bug: record it for the callers to report, and stop stepping
+                except Exception as exc:  # not one session's fault: record it for the callers, stop stepping
                     log.exception("engine step failed; the engine stops")
                     self.failure = exc
-                    for listener in self._step_listeners:
+                    for listener in (*self._step_listeners, *self._failure_listeners):
                         listener()
                     return
             elif self._stop.is_set():
                 return
+
+
+def _device_broken(exc: Exception) -> bool:
+    """A device error (CUDA's are sticky: every later kernel fails too) is no one session's fault."""
+    return isinstance(exc, torch.AcceleratorError) or "CUDA error" in str(exc)
+
+
+def _roll_back(table, lengths: dict[str, int]) -> None:
+    """Forget the tokens a failed pass appended to these blocks (blocks already freed are skipped)."""
+    for name, length in lengths.items():
+        if name in table.blocks:
+            del table[name].tokens[length:]

@@ -1,5 +1,8 @@
 """Per-stream token choice: forbidden tokens, greedy or seeded sampling, yes/no reading.
 
+Temperatures below `GREEDY_BELOW` sample greedily (as vLLM does): dividing logits by a tiny
+temperature overflows to inf, and the softmax of that is NaN, which no sampler can draw from.
+
 Forbidden tokens come from the chat format's marker tokens as the tokenizer spells them
 (never hard-coded ids), plus ids the embedding has but the tokenizer does not (Qwen pads
 its vocabulary to a multiple of 128).
@@ -16,19 +19,24 @@ from .formats import ChatFormat, single_token_id
 
 YES_SPELLINGS = ("yes", " yes", "Yes", " Yes", "YES")
 NO_SPELLINGS = ("no", " no", "No", " No", "NO")
+GREEDY_BELOW = 1e-5  # vLLM's _SAMPLING_EPS: below it, logits / temperature overflows float32
 
 
 @dataclass(frozen=True)
 class SamplingParams:
-    temperature: float = 0.0  # 0: greedy
+    temperature: float = 0.0  # 0 (or below GREEDY_BELOW): greedy
     top_p: float = 1.0
     top_k: int = 0  # 0: off
     seed: int | None = None
 
+    @property
+    def greedy(self) -> bool:
+        return self.temperature < GREEDY_BELOW
+
     def __post_init__(self):
-        if self.temperature < 0:
+        if not self.temperature >= 0:  # also NaN
             raise SessionError(f"temperature must be >= 0, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
+        if not 0 < self.top_p <= 1:  # also NaN
             raise SessionError(f"top_p must be in (0, 1], got {self.top_p}")
         if self.top_k < 0:
             raise SessionError(f"top_k must be >= 0, got {self.top_k}")
@@ -56,7 +64,7 @@ class StreamSampler:
         mask[tokenizer_size:] = True
         self.forbidden = mask.to(device)
         self.generator = None
-        if params.temperature > 0:
+        if not params.greedy:
             self.generator = torch.Generator(device=device)
             self.generator.manual_seed(params.seed if params.seed is not None else torch.seed())
 
@@ -64,7 +72,7 @@ class StreamSampler:
         """logits [vocab] float32 -> chosen id, a 0-d tensor left on the device."""
         logits = logits.masked_fill(self.forbidden, float("-inf"))
         p = self.params
-        if p.temperature == 0:
+        if p.greedy:
             return logits.argmax()
         logits = logits / p.temperature
         if p.top_k:

@@ -39,7 +39,7 @@ def served():
             if match := re.search(r"Uvicorn running on (http://[\d.]+:\d+)", line):
                 address = match.group(1)
         assert address, "".join(log)
-        yield address, log
+        yield address, log, proc
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -50,7 +50,7 @@ def served():
 
 
 def test_serve_binds_localhost_requires_the_key_and_streams(served):
-    url, log = served
+    url, log, _ = served
     assert url.startswith("http://127.0.0.1:")
     assert "random weights" in "".join(log)
     assert httpx.get(f"{url}/v1/models", timeout=30).status_code == 401
@@ -100,3 +100,19 @@ def test_load_benchmark_rejects_bad_numbers(args, message, capsys):
     with pytest.raises(SystemExit):
         main(args)
     assert message in capsys.readouterr().err
+
+
+def test_sigterm_drains_a_running_stream_then_the_process_exits(served):
+    """(Last: it stops the served process.) SIGTERM while a stream runs: the stream still ends with
+    [DONE] (finished, or an error chunk once --drain-timeout passes) and the process exits cleanly."""
+    url, _, proc = served
+    body = {"model": SPEC, "messages": [{"role": "user", "content": "Count to ten."}], "max_tokens": 8,
+            "stream": True}
+    with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, timeout=120,
+                      headers={"Authorization": "Bearer sk-from-env"}) as response:
+        lines = response.iter_lines()
+        assert next(lines).startswith("data: {")  # the stream is running
+        proc.send_signal(signal.SIGTERM)
+        rest = [line for line in lines if line]
+    assert rest[-1] == "data: [DONE]"
+    assert proc.wait(timeout=60) in (0, -signal.SIGTERM)  # (uvicorn re-raises the signal once drained)

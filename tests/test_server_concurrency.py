@@ -172,9 +172,11 @@ def test_full_arena_queues_then_429_503_and_admits_when_room_returns(reasoner):
             time.sleep(0.01)
         full = http.post(f"{url}/v1/chat/completions", json=body)
         assert full.status_code == 429 and full.json()["error"]["code"] == "queue_full"
+        assert int(full.headers["Retry-After"]) >= 1
         first.join(timeout=30)
         assert replies["timed_out"].status_code == 503
         assert replies["timed_out"].json()["error"]["code"] == "queue_timeout"
+        assert int(replies["timed_out"].headers["Retry-After"]) >= 1
         second = threading.Thread(target=waiting_client, args=("admitted",))
         second.start()
         while health(url)["waiting"] != 1 and time.monotonic() < deadline + 10:

@@ -104,6 +104,8 @@ def test_stop_sequence_cuts_the_answer(client, oracle):
     _, content, _, chunks = stream_parts(client, stop=[stop])
     assert content == oracle.answer[: oracle.answer.index(stop)]
     assert chunks[-1].choices[0].finish_reason == "stop"
+    # the stop sequence is why it stopped (it ends the session by cancelling it: not "cancelled")
+    assert chunks[-1].choices[0].delta.model_extra["asyncthink"]["stop_reason"] == "stop_sequence"
 
 
 def test_models_and_health(client, base_url):

@@ -127,8 +127,8 @@ def test_bad_client_events_get_error_events_and_the_socket_stays_open(server):
             (json.dumps({"type": "session.update", "session": {"temperature": "hot"}}), "session.temperature",
              "invalid_type"),
             (json.dumps({"type": "session.update", "session": {"voice": "alloy"}}), "session.voice", "unknown_parameter"),
-            (json.dumps({"type": "conversation.item.create", "item": user_item("\ud800")}), "item.content",
-             "invalid_value"),
+            (json.dumps({"type": "conversation.item.create", "item": user_item("\ud800")}), "item.content[0].text",
+             "invalid_unicode"),
         ]
         for i, (message, param, code) in enumerate(bad):
             ws.send(message)

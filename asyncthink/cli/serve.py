@@ -1,6 +1,7 @@
 """`asyncthink serve`: the HTTP/WebSocket server (its load benchmark `bench-server` is in bench/server_load.py).
 
     serve: options ─▶ the model, loaded once ─▶ create_app (server/app.py) ─▶ uvicorn on --host:--port
+           ─▶ SIGTERM drains the streams (server/background.py); an engine failure exits with status 1
 
 Binds 127.0.0.1 unless told otherwise; the API key comes from --api-key or ASYNCTHINK_API_KEY.
 User errors (a model that cannot load, ...) print one line (cli/common.py).
@@ -25,8 +26,8 @@ def serve(
     dtype: Annotated[str, typer.Option(rich_help_panel=MODEL, help="auto, float32, bfloat16 or float16.")] = "auto",
     layers: Annotated[int | None, typer.Option(min=1, rich_help_panel=MODEL,
                                                   help="random: models only: number of hidden layers.")] = None,
-    decode: Annotated[str, typer.Option(rich_help_panel=MODEL, help="auto (CUDA graphs on CUDA, eager elsewhere), "
-                                        "eager, static or graphs.")] = "auto",
+    decode: Annotated[str, typer.Option(rich_help_panel=MODEL, help="auto (eager; CUDA graphs are opt-in until "
+                                        "they have run on a GPU), eager, static or graphs.")] = "auto",
     served_model_name: Annotated[str | None, typer.Option(rich_help_panel=MODEL, show_default="--model",
                                                              help="The model id clients send and /v1/models "
                                                              "lists.")] = None,
@@ -47,6 +48,9 @@ def serve(
                                              help="Requests that may wait for KV room; more get 429.")] = 64,
     queue_timeout: Annotated[float, typer.Option(min=0, rich_help_panel=LIMITS,
                                                  help="Seconds a request may wait for KV room; then 503.")] = 30.0,
+    drain_timeout: Annotated[float, typer.Option(min=0, rich_help_panel=LIMITS,
+                                                 help="Seconds running streams may finish in at shutdown (SIGTERM); "
+                                                 "then they end with an error event.")] = 10.0,
     max_body_bytes: Annotated[int, typer.Option(min=1024, rich_help_panel=LIMITS,
                                                 help="Largest request body / WebSocket message.")] = 1 << 20,
     default_max_tokens: Annotated[int, typer.Option(min=1, rich_help_panel=LIMITS,
@@ -66,17 +70,20 @@ def serve(
     if layers is not None and not is_random_spec(model):
         raise typer.BadParameter(f"only applies to random: models, not {model!r}", param_hint="'--layers'")
     with user_errors():
-        import uvicorn
-
-        from ..server import ServerConfig, create_app, uvicorn_config
+        from ..server import Server, ServerConfig, create_app
         from ..server.state import kv_arena_bytes
 
         reasoner = load_model(model, device, dtype, layers, decode)
         config = ServerConfig(model_name=served_model_name or model, api_key=api_key, capacity=capacity,
                               max_waiting=max_waiting, queue_timeout=queue_timeout, max_body_bytes=max_body_bytes,
+                              drain_timeout=drain_timeout,
                               default_max_tokens=default_max_tokens, reasoning_field=reasoning_field,
                               listen_capacity=listen_capacity, prefill_chunk=prefill_chunk or None)
         gib = kv_arena_bytes(reasoner.model, capacity) / 2**30
         typer.echo(f"serving {config.model_name} ({resolve_device(device)}; auth {'on' if api_key else 'off'}; "
                    f"KV arena {capacity} slots = {gib:.2f} GiB); uvicorn prints the address", err=True)
-        uvicorn.Server(uvicorn_config(create_app(reasoner, config), config, host, port)).run()
+        server = Server(create_app(reasoner, config), config, host, port)
+        server.run()
+    if server.engine_failed:  # the log says why; a supervisor restarts the process
+        typer.echo("the decoding engine failed; the server stopped (exit status 1)", err=True)
+        raise typer.Exit(1)

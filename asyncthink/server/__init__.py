@@ -8,11 +8,12 @@
 
 Files: app.py (routes, error rendering, lifetime), state.py (config and shared state),
 errors.py, auth.py, openai_request.py, prompts.py, openai_response.py, stops.py, bridge.py,
-admission.py, completions.py, realtime.py, background.py (uvicorn settings; a server in a thread).
+admission.py, completions.py, realtime.py, background.py (uvicorn settings, draining shutdown, stop on
+engine failure; a server in a thread).
 """
 
 from .app import create_app
-from .background import serve_in_thread, uvicorn_config
+from .background import Server, serve_in_thread, uvicorn_config
 from .state import ServerConfig
 
-__all__ = ["ServerConfig", "create_app", "serve_in_thread", "uvicorn_config"]
+__all__ = ["Server", "ServerConfig", "create_app", "serve_in_thread", "uvicorn_config"]

@@ -24,6 +24,9 @@ from ..session import Session
 from .bridge import StepSignal
 from .errors import APIError
 
+# seconds a refused client is told to wait (Retry-After): room returns as soon as a stream ends
+RETRY_AFTER = 1
+
 
 class Admission:
     def __init__(self, signal: StepSignal, max_waiting: int, timeout: float):
@@ -44,7 +47,8 @@ class Admission:
                 return session
         if len(self._queue) >= self.max_waiting:
             raise APIError(429, f"the server is at capacity and {len(self._queue)} requests are already waiting "
-                           f"(limit {self.max_waiting}); retry later", code="queue_full")
+                           f"(limit {self.max_waiting}); retry later", code="queue_full",
+                           retry_after=RETRY_AFTER)
         ticket = object()
         self._queue.append(ticket)
         loop = asyncio.get_running_loop()
@@ -58,7 +62,7 @@ class Admission:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     raise APIError(503, f"no room for this request in the KV cache after waiting {self.timeout:g} s; "
-                                   "retry later", code="queue_timeout")
+                                   "retry later", code="queue_timeout", retry_after=RETRY_AFTER)
                 await self.signal.wait(min(remaining, 1.0))  # room comes back only when a step ends a session
         finally:
             self._queue.remove(ticket)

@@ -4,7 +4,7 @@
             ─▶ event bridge ─▶ SSE chunks / JSON / WebSocket events
     any APIError ─▶ {"error": {"message", "type", "param", "code"}} with its status
 
-Routes: `GET /health` (no auth), `GET /v1/models`, `GET /v1/models/{id}`,
+Routes: `GET`/`HEAD /health` (no auth; 503 once the engine has failed), `GET /v1/models`, `GET /v1/models/{id}`,
 `POST /v1/chat/completions`, `POST /v1/chat/completions/{id}/input`, WebSocket `/v1/realtime`.
 The model is loaded once by the caller and passed in; the engine (one shared KV arena,
 one background thread stepping every running session together) lives as long as the app.
@@ -18,8 +18,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from ..reasoner import AsyncReasoner
 from .auth import check_bearer
@@ -34,7 +35,8 @@ log = logging.getLogger(__name__)
 def create_app(reasoner: AsyncReasoner, config: ServerConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.server = ServerState.start(reasoner, config)
+        # background.Server sets on_engine_failure: it shuts the server down, for a supervisor to restart
+        app.state.server = ServerState.start(reasoner, config, getattr(app.state, "on_engine_failure", None))
         try:
             yield
         finally:
@@ -47,7 +49,7 @@ def create_app(reasoner: AsyncReasoner, config: ServerConfig) -> FastAPI:
         check_bearer(config.api_key, request.headers.get("authorization"))
         return request.app.state.server
 
-    @app.get("/health")
+    @app.api_route("/health", methods=["GET", "HEAD"])
     async def health(request: Request):
         state: ServerState = request.app.state.server
         engine = state.engine
@@ -55,7 +57,9 @@ def create_app(reasoner: AsyncReasoner, config: ServerConfig) -> FastAPI:
                 "sessions": engine.active, "waiting": state.admission.waiting,
                 "kv_slots": {"allocated": engine.allocated_slots, "capacity": config.capacity},
                 "batch_sizes": {str(k): v for k, v in sorted(engine.batch_sizes.items())}}
-        return JSONResponse(body, status_code=200 if engine.failure is None else 503)
+        if engine.failure is not None:
+            return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
+        return JSONResponse(body)
 
     def model_card() -> dict:
         return {"id": config.model_name, "object": "model", "created": created, "owned_by": "asyncthink"}
@@ -84,7 +88,11 @@ def create_app(reasoner: AsyncReasoner, config: ServerConfig) -> FastAPI:
 
     @app.exception_handler(APIError)
     async def api_error(request: Request, exc: APIError):
-        return JSONResponse(exc.body(), status_code=exc.status)
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_left(request: Request, exc: ClientDisconnect):
+        return Response(status_code=499)  # the client left while sending its body: nobody to answer, nothing to log
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):

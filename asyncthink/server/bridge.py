@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
-from ..engine import Engine
 from ..events import Event
 from ..session import Session
 from .errors import APIError
+
+if TYPE_CHECKING:
+    from .state import ServerState
 
 # a safety net only: a wake-up is due after every step, and steps take milliseconds to seconds
 _RECHECK_SECONDS = 1.0
@@ -49,17 +52,25 @@ class StepSignal:
             pass
 
 
-async def session_events(engine: Engine, signal: StepSignal, session: Session) -> AsyncIterator[Event]:
-    """The session's events as the engine produces them, ending with its `done` event."""
-    seen = 0
+async def session_events(state: ServerState, session: Session) -> AsyncIterator[Event]:
+    """The session's events as the engine produces them, ending with its `done` event; an APIError
+    instead when the session failed in the engine, the engine failed, or the shutdown ended it."""
+    engine, signal, seen = state.engine, state.signal, 0
     while True:
         events = engine.new_events(session, seen)
         seen += len(events)
         for event in events:
+            if event.kind == "done" and event.text == "error":  # this session alone failed in the engine
+                raise APIError(500, "decoding this request failed inside the engine (the server log says why); "
+                               "other requests are not affected", code="session_failed")
+            if event.kind == "done" and event.text == "cancelled" and session in state.drained:
+                raise APIError(503, "the server is shutting down and ended this response; retry it later",
+                               code="server_shutting_down", retry_after=5)
             yield event
             if event.kind == "done":
                 return
         if not events:
             if engine.failure is not None:
-                raise APIError(500, "the decoding engine failed; see the server log", code="engine_failed")
+                raise APIError(503, "the decoding engine failed and the server is restarting; retry later",
+                               code="engine_failed", retry_after=5)
             await signal.wait()

@@ -24,10 +24,9 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.background import BackgroundTask
 
-from ..errors import SessionError
 from ..listening import HOLDS, TARGETS
 from .bridge import session_events
-from .errors import APIError, invalid
+from .errors import APIError, invalid, shown
 from .openai_request import describe_validation_error, parse_json, validate_chat_request
 from .openai_response import CompletionRun
 from .state import OpenedSession, ServerState
@@ -50,7 +49,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 def check_model(state: ServerState, model: str, param: str = "model") -> None:
     if model != state.config.model_name:
-        raise APIError(404, f"The model `{model}` does not exist; this server serves `{state.config.model_name}`.",
+        raise APIError(404, f"The model {shown(model)} does not exist; this server serves `{state.config.model_name}`.",
                        param=param, code="model_not_found")
 
 
@@ -90,7 +89,7 @@ def _frame(obj: Any) -> str:
 async def _sse(state: ServerState, run: CompletionRun, include_usage: bool) -> AsyncIterator[str]:
     try:
         yield _frame(run.chunk({"role": "assistant", "content": ""}, with_usage=include_usage))
-        async for event in session_events(state.engine, state.signal, run.session):
+        async for event in session_events(state, run.session):
             for delta in run.deltas(event):
                 yield _frame(run.chunk(delta, with_usage=include_usage))
         yield _frame(run.final_chunk(include_usage))
@@ -104,7 +103,7 @@ async def _sse(state: ServerState, run: CompletionRun, include_usage: bool) -> A
 
 
 async def _collect(state: ServerState, run: CompletionRun) -> dict[str, Any]:
-    async for event in session_events(state.engine, state.signal, run.session):
+    async for event in session_events(state, run.session):
         run.deltas(event)
     return run.response()
 
@@ -160,13 +159,10 @@ async def hear_input(request: Request, state: ServerState, completion_id: str) -
         raise describe_validation_error(exc) from None
     for param, value, allowed in (("to", heard.to, TARGETS), ("hold", heard.hold, HOLDS)):
         if value is not None and value not in allowed:
-            raise invalid(f"'{param}' must be one of {', '.join(allowed)}, got {value!r}", param)
+            raise invalid(f"'{param}' must be one of {', '.join(allowed)}, got {shown(value)}", param)
     session = state.running.get(completion_id)
     if session is None:
-        raise APIError(404, f"no running completion with id {completion_id!r} (it may have finished)",
+        raise APIError(404, f"no running completion with id {shown(completion_id)} (it may have finished)",
                        param="completion_id", code="completion_not_found")
-    try:
-        session.listen(heard.text, to=heard.to, hold=heard.hold)
-    except SessionError as exc:
-        raise invalid(" ".join(str(exc).split()), "text") from None
+    await state.hear(session, heard.text, heard.to, heard.hold, "text")
     return {"object": "chat.completion.input", "id": completion_id, "queued": True}

@@ -1,6 +1,6 @@
 """Validation of `POST /v1/chat/completions` bodies: raw JSON -> a checked `ChatRequest`.
 
-    body bytes ─▶ parse_json (UTF-8, no NaN, bounded nesting) ─▶ ChatRequest (pydantic, strict types,
+    body bytes ─▶ parse_json (UTF-8, no NaN, bounded nesting, no lone surrogate in any string) ─▶ ChatRequest (pydantic, strict types,
     unknown fields refused) ─▶ start_kwargs() for Engine.submit + render_conversation() for the problem
 
 Every failure is a 400 in OpenAI's error schema whose `param` names the field in OpenAI's
@@ -9,7 +9,8 @@ model (context length, KV arena) are checked later, at admission (completions.py
 
 Parameters: the usual OpenAI ones (below) plus asyncthink extensions, documented in the
 README: `mode`, `layout`, `check_every`, `max_thinker_tokens`, `max_writer_tokens`, `top_k`,
-`reasoning_field`. `max_completion_tokens` (or the older `max_tokens`) caps the forward steps
+`reasoning_field`; vLLM's `chat_template_kwargs.enable_thinking` (false: mode no_think).
+`max_completion_tokens` (or the older `max_tokens`) caps the forward steps
 of the session; each stream then writes at most that many tokens.
 """
 
@@ -27,6 +28,7 @@ from .prompts import render_conversation
 MODES = ("async", "think", "no_think")
 REASONING_FIELDS = ("reasoning", "reasoning_content", "both", "none")
 MAX_STOP_SEQUENCES = 4
+MAX_MESSAGES = 2048  # validating and rendering is work on the event loop: bounded, like the body's bytes
 
 
 class _Strict(BaseModel):
@@ -43,6 +45,17 @@ class Message(_Strict):
     role: Literal["system", "developer", "user", "assistant"]
     content: str | list[TextPart] | None = None
     name: str | None = None
+    # what OpenAI's and vLLM's clients send back with an assistant message they received
+    # (`messages.append(response.choices[0].message)`): accepted, and nothing of it is rendered;
+    # an earlier turn's reasoning is dropped, as chat templates do
+    refusal: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None  # null or []: no tools are offered
+    function_call: None = None
+    audio: None = None
+    annotations: list[dict[str, Any]] | None = None
+    reasoning: str | None = None
+    reasoning_content: str | None = None
+    asyncthink: dict[str, Any] | None = None  # this server's own extension, in its responses
 
     def text(self) -> str:
         if isinstance(self.content, list):
@@ -54,9 +67,15 @@ class StreamOptions(_Strict):
     include_usage: bool = False
 
 
+class ChatTemplateKwargs(_Strict):
+    """vLLM's `chat_template_kwargs`; of these only `enable_thinking` (Qwen3's) means anything here."""
+
+    enable_thinking: bool | None = None
+
+
 class ChatRequest(_Strict):
     model: str
-    messages: list[Message] = Field(min_length=1)
+    messages: list[Message] = Field(min_length=1, max_length=MAX_MESSAGES)
     max_tokens: int | None = Field(None, ge=1)
     max_completion_tokens: int | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0, le=2)
@@ -82,6 +101,7 @@ class ChatRequest(_Strict):
     max_writer_tokens: int | None = Field(None, ge=1)
     top_k: int | None = Field(None, ge=0)
     reasoning_field: Literal[REASONING_FIELDS] | None = None
+    chat_template_kwargs: ChatTemplateKwargs | None = None  # enable_thinking false = mode no_think
 
     @property
     def budget(self) -> int | None:
@@ -105,6 +125,8 @@ class ChatRequest(_Strict):
         for option in ("mode", "layout", "check_every", "max_thinker_tokens", "max_writer_tokens"):
             if getattr(self, option) is not None:
                 kwargs[option] = getattr(self, option)
+        if self.chat_template_kwargs is not None and self.chat_template_kwargs.enable_thinking is False:
+            kwargs["mode"] = "no_think"
         return kwargs
 
 
@@ -121,11 +143,38 @@ def parse_json(body: bytes) -> Any:
         raise ValueError(f"{name} is not valid JSON")
 
     try:
-        return json.loads(text, parse_constant=no_constants)
+        value = json.loads(text, parse_constant=no_constants)
     except RecursionError:
         raise invalid("the request body is nested too deeply", code="invalid_json") from None
     except ValueError as exc:
         raise invalid(f"the request body is not valid JSON: {exc}", code="invalid_json") from None
+    _check_strings(value)
+    return value
+
+
+def _check_strings(value: Any) -> None:
+    """JSON escapes can spell lone surrogates (\\ud800) in any string, which nothing downstream can
+    encode (a tokenizer, a JSON reply echoing it): every key and string is checked here, once."""
+    stack = [(value, "")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            _check_text(value, path)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                _check_text(key, path, f"a field name in '{path}'" if path else "a field name")
+                stack.append((item, f"{path}.{key}" if path else key))
+        elif isinstance(value, list):
+            stack.extend((item, f"{path}[{i}]") for i, item in enumerate(value))
+
+
+def _check_text(text: str, param: str, what: str | None = None) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        what = what or (f"'{param}'" if param else "the body")
+        raise invalid(f"{what} contains an unpaired surrogate (not valid Unicode); send UTF-8 text",
+                      param or None, code="invalid_unicode") from None
 
 
 def field_name(loc: tuple) -> str:
@@ -164,25 +213,29 @@ def validate_chat_request(payload: Any) -> ChatRequest:
         request = ChatRequest.model_validate(payload)
     except ValidationError as exc:
         raise describe_validation_error(exc) from None
-    for i, message in enumerate(request.messages):
-        _check_text(message.text(), f"messages[{i}].content")
     stops = request.stop_sequences()
     if len(stops) > MAX_STOP_SEQUENCES:
         raise invalid(f"'stop' takes at most {MAX_STOP_SEQUENCES} sequences, got {len(stops)}", "stop")
     if any(not s for s in stops):
         raise invalid("'stop' sequences must be non-empty strings", "stop")
-    for s in stops:
-        _check_text(s, "stop")
     if request.stream_options is not None and not request.stream:
         raise invalid("The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options")
     if request.mode not in (None, "async") and request.layout is not None:
         raise invalid(f"'layout' applies to mode 'async' only, not {request.mode!r}", "layout")
+    thinking = request.chat_template_kwargs.enable_thinking if request.chat_template_kwargs else None
+    if thinking is not None and request.mode is not None and thinking != (request.mode != "no_think"):
+        raise invalid(f"'chat_template_kwargs.enable_thinking' is {str(thinking).lower()} but 'mode' is "
+                      f"{request.mode!r}; send one of them", "chat_template_kwargs.enable_thinking")
+    if thinking is False and request.layout is not None:
+        raise invalid("'layout' applies to mode 'async' only, not with thinking disabled", "layout")
+    for i, message in enumerate(request.messages):
+        if message.tool_calls:
+            raise invalid("this server offers no tools, so no message can carry 'tool_calls'; send null or []",
+                          f"messages[{i}].tool_calls", code="invalid_value")
+        if message.role != "assistant":
+            for field in ("refusal", "tool_calls", "function_call", "audio", "annotations", "reasoning",
+                          "reasoning_content", "asyncthink"):
+                if field in message.model_fields_set:
+                    raise invalid(f"'{field}' belongs to assistant messages, not to a {message.role!r} one",
+                                  f"messages[{i}].{field}", code="unknown_parameter")
     return request
-
-
-def _check_text(text: str, param: str) -> None:
-    """JSON escapes can spell lone surrogates (\\ud800), which no tokenizer can encode."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise invalid(f"'{param}' contains an unpaired surrogate (not valid Unicode)", param) from None

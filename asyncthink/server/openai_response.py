@@ -19,7 +19,8 @@ from ..events import Event
 from ..session import Session
 from .stops import StopMatcher
 
-FINISH_REASONS = {"writer_eos": "stop", "budget": "length", "writer_budget": "length", "cancelled": "stop"}
+FINISH_REASONS = {"writer_eos": "stop", "stop_sequence": "stop", "budget": "length", "writer_budget": "length",
+                  "cancelled": "stop"}
 
 
 class CompletionRun:
@@ -46,7 +47,7 @@ class CompletionRun:
     def finish_reason(self) -> str | None:
         if self.stop_reason is None:
             return None
-        return "stop" if self.matcher.stopped else FINISH_REASONS.get(self.stop_reason, "stop")
+        return FINISH_REASONS.get(self.stop_reason, "stop")
 
     def deltas(self, event: Event) -> list[dict[str, Any]]:
         """The chunk deltas this event produces (often none)."""
@@ -72,7 +73,8 @@ class CompletionRun:
             self.heard.append(heard)
             return [{"asyncthink": {"heard": heard}}]
         if event.kind == "done":
-            self.metrics, self.stop_reason = event.data, event.text
+            # a stop sequence ends the answer by cancelling the session: that is why it stopped, not a cancel
+            self.metrics, self.stop_reason = event.data, "stop_sequence" if self.matcher.stopped else event.text
             tail = self.matcher.flush()
             if tail:
                 self.answer.append(tail)

@@ -12,31 +12,37 @@ Server events: `session.created`, `session.updated`, `conversation.item.created`
 (writer), `response.asyncthink.state`, `response.asyncthink.heard`, `response.done` (with
 usage), `error` (OpenAI's error object plus the client's `event_id`). One response runs at a
 time; bad events get an `error` event and the connection stays open. A disconnect cancels
-the running response.
+the running response. A response waiting for KV room (between response.create and
+response.created) is cancelled by response.cancel (response.done, status cancelled) and hears
+the user items sent meanwhile once it runs. A response that fails (its session in the engine,
+the engine, a shutdown) ends with an `error` event and response.done (status failed).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from fastapi import WebSocket
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from ..errors import SessionError
 from ..listening import HOLDS, TARGETS
 from ..sampling import SamplingParams
 from ..session import ON_INPUT
 from .auth import KEY_SUBPROTOCOL, check_bearer
 from .bridge import session_events
-from .errors import APIError, invalid
+from .errors import APIError, invalid, shown
 from .openai_request import MODES, describe_validation_error, parse_json
 from .openai_response import CompletionRun
 from .prompts import render_conversation
 from .state import ServerState
+
+log = logging.getLogger(__name__)
 
 STATUS = {"writer_eos": ("completed", None), "budget": ("incomplete", "max_output_tokens"),
           "writer_budget": ("incomplete", "max_output_tokens"), "cancelled": ("cancelled", "client_cancelled")}
@@ -95,6 +101,22 @@ def _new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:20]}"
 
 
+@dataclass
+class Queued:
+    """A response between response.create and response.created (waiting for KV room): a cancel ends
+    it there, and user items sent meanwhile are heard by it once it runs."""
+
+    id: str
+    items: list[tuple[str, str, str]] = field(default_factory=list)  # (text, to, hold)
+    cancelled: bool = False
+
+
+def _cancelled_while_queued(response_id: str) -> dict[str, Any]:
+    return {"id": response_id, "object": "realtime.response", "status": "cancelled",
+            "status_details": {"type": "cancelled", "reason": "client_cancelled"}, "output": [], "usage": None,
+            "asyncthink": {"stop_reason": "cancelled", "heard": []}}
+
+
 class RealtimeConnection:
     def __init__(self, websocket: WebSocket, state: ServerState):
         self.ws = websocket
@@ -102,6 +124,7 @@ class RealtimeConnection:
         self.settings = Settings()
         self.history: list[tuple[str, str]] = []
         self.task: asyncio.Task | None = None  # the running response
+        self.queued: Queued | None = None  # a response.create waiting for room (admission)
         self.run: CompletionRun | None = None
         self._send_lock = asyncio.Lock()  # the reader and the response task both send
 
@@ -117,10 +140,20 @@ class RealtimeConnection:
                 await self._handle(message.get("text"), message.get("bytes"))
         except WebSocketDisconnect:
             return
+        except Exception:  # a bug: this client gets a close frame (1011) saying so; nobody else is affected
+            log.exception("realtime connection failed")
+            await self._close(1011)
         finally:  # the client left: stop the response, whether it is waiting for room or decoding
             if self.task is not None:
                 self.task.cancel()
                 await asyncio.gather(self.task, return_exceptions=True)
+
+    async def _close(self, code: int) -> None:
+        if self.ws.application_state == WebSocketState.CONNECTED:
+            try:
+                await self.ws.close(code=code)
+            except (RuntimeError, OSError):
+                pass  # the transport is gone already
 
     async def _accept(self) -> bool:
         offered = list(self.ws.scope.get("subprotocols", []))
@@ -131,7 +164,7 @@ class RealtimeConnection:
             check_bearer(self.state.config.api_key, self.ws.headers.get("authorization"), offered)
             model = self.ws.query_params.get("model")
             if model is not None and model != self.state.config.model_name:
-                raise APIError(404, f"The model `{model}` does not exist; this server serves "
+                raise APIError(404, f"The model {shown(model)} does not exist; this server serves "
                                f"`{self.state.config.model_name}`.", param="model", code="model_not_found")
         except APIError as exc:
             await self.send("error", error=exc.body()["error"])
@@ -153,10 +186,11 @@ class RealtimeConnection:
                 raise invalid("a client event must be a JSON object", code="invalid_type")
             event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
             kind = event.get("type")
-            handler = {"session.update": self._session_update, "conversation.item.create": self._item_create,
-                       "response.create": self._response_create, "response.cancel": self._response_cancel}.get(kind)
+            handlers = {"session.update": self._session_update, "conversation.item.create": self._item_create,
+                        "response.create": self._response_create, "response.cancel": self._response_cancel}
+            handler = handlers.get(kind) if isinstance(kind, str) else None
             if handler is None:
-                raise invalid(f"unknown client event type {kind!r}; expected session.update, "
+                raise invalid(f"unknown client event type {shown(kind)}; expected session.update, "
                               "conversation.item.create, response.create or response.cancel", "type",
                               code="unknown_event")
             await handler(event)
@@ -172,22 +206,20 @@ class RealtimeConnection:
         item = _validated(Item, event.get("item"), "item")
         hear = _validated(HearOptions, event.get("asyncthink"), "asyncthink")
         text = "".join(part.text for part in item.content)
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise invalid("'item.content' contains an unpaired surrogate (not valid Unicode)", "item.content") from None
+        to, hold = hear.to or self.settings.listen_to, hear.hold or self.settings.listen_hold
+        heard_by = None
         if item.role == "user" and self._responding():
-            try:  # the extension: a running response hears it; a `response.asyncthink.heard` event follows
-                self.run.session.listen(text, to=hear.to or self.settings.listen_to,
-                                        hold=hear.hold or self.settings.listen_hold)
-            except SessionError as exc:
-                raise invalid(" ".join(str(exc).split()), "item.content") from None
+            # the extension: a running response hears it; a `response.asyncthink.heard` event follows
+            await self.state.hear(self.run.session, text, to, hold, "item.content")
+            heard_by = self.run.id
+        elif item.role == "user" and self.queued is not None:  # heard by the response once it has room
+            self.queued.items.append((text, to, hold))
+            heard_by = self.queued.id
         self.history.append((item.role, text))
         await self.send("conversation.item.created",
                         item={"id": item.id or _new_id("item"), "object": "realtime.item", "type": "message",
                               "role": item.role, "content": [{"type": "input_text", "text": text}],
-                              "asyncthink": {"heard_by": self.run.id if item.role == "user" and self._responding()
-                                             else None}})
+                              "asyncthink": {"heard_by": heard_by}})
 
     async def _response_create(self, event: dict) -> None:
         if self.task is not None and not self.task.done():
@@ -197,9 +229,14 @@ class RealtimeConnection:
         settings = self.settings.model_copy(update=override.model_dump(exclude_unset=True))
         messages = ([("system", settings.instructions)] if settings.instructions else []) + self.history
         problem = render_conversation(messages, "conversation")
-        self.task = asyncio.create_task(self._respond(problem, settings))
+        self.queued = Queued(_new_id("resp"))
+        self.task = asyncio.create_task(self._respond(problem, settings, self.queued))
 
     async def _response_cancel(self, event: dict) -> None:
+        if self.queued is not None:  # still waiting for room: it gives up its place (response.done follows)
+            self.queued.cancelled = True
+            self.task.cancel()
+            return
         if not self._responding():
             raise invalid("there is no response in progress to cancel", code="response_cancel_not_active")
         self.run.session.cancel()  # response.done (status "cancelled") follows from the engine's next step
@@ -209,7 +246,7 @@ class RealtimeConnection:
 
     # ---- one response ----------------------------------------------------------------
 
-    async def _respond(self, problem: str, settings: Settings) -> None:
+    async def _respond(self, problem: str, settings: Settings, queued: Queued) -> None:
         options = {"budget": settings.max_response_output_tokens or self.state.config.default_max_tokens,
                    "sampling": SamplingParams(temperature=settings.temperature or 0.0, top_p=settings.top_p or 1.0,
                                               top_k=settings.top_k or 0, seed=settings.seed)}
@@ -219,25 +256,41 @@ class RealtimeConnection:
                 options[option] = getattr(settings, option)
         try:
             opened = await self.state.open_session(problem, options, "max_response_output_tokens")
+        except asyncio.CancelledError:
+            if not queued.cancelled:
+                raise  # the connection is closing
+            self.queued = None
+            await self.send("response.done", response=_cancelled_while_queued(queued.id))
+            return
         except APIError as exc:
+            self.queued = None
             await self.send("error", error={**exc.body()["error"], "event_id": None})
             return
-        run = CompletionRun(opened.session, completion_id=_new_id("resp"), model=self.state.config.model_name,
+        self.queued = None  # (no await since admission: an item sent meanwhile is in queued.items)
+        run = CompletionRun(opened.session, completion_id=queued.id, model=self.state.config.model_name,
                             prompt_tokens=opened.prompt_tokens, reasoning_field="reasoning", stops=[],
                             queue_time=opened.queue_time)
         self.run = run
         try:
             await self.send("response.created", response={"id": run.id, "object": "realtime.response",
                                                           "status": "in_progress", "output": []})
-            async for event in session_events(self.state.engine, self.state.signal, run.session):
+            for text, to, hold in queued.items:  # user items sent while it waited for room
+                try:
+                    await self.state.hear(run.session, text, to, hold, "item.content")
+                except APIError as exc:
+                    await self.send("error", error={**exc.body()["error"], "event_id": None})
+            async for event in session_events(self.state, run.session):
                 for delta in run.deltas(event):
                     await self._send_delta(run.id, delta)
             self.history.append(("assistant", "".join(run.answer)))
             await self.send("response.done", response=self._response_object(run))
         except (WebSocketDisconnect, RuntimeError, OSError):
             pass  # the client left mid-response: nobody to tell
-        except APIError as exc:
-            await self.send("error", error={**exc.body()["error"], "event_id": None})
+        except APIError as exc:  # the session or the engine failed, or the server is shutting down
+            error = exc.body()["error"]
+            await self.send("error", error={**error, "event_id": None})
+            await self.send("response.done", response={**self._response_object(run), "status": "failed",
+                                                       "status_details": {"type": "failed", "error": error}})
         finally:
             run.session.cancel()
 
@@ -272,10 +325,15 @@ class RealtimeConnection:
                 **self.settings.model_dump(exclude_none=True)}
 
     async def send(self, kind: str, **fields: Any) -> None:
+        """Send one server event; raises WebSocketDisconnect when the connection is already closing
+        (the client left, or uvicorn closed it for a bad frame: 1007, 1009) so callers just stop."""
         async with self._send_lock:
             if self.ws.application_state == WebSocketState.CONNECTED:
-                await self.ws.send_text(json.dumps({"type": kind, "event_id": _new_id("event"), **fields},
-                                                   ensure_ascii=False))
+                try:
+                    await self.ws.send_text(json.dumps({"type": kind, "event_id": _new_id("event"), **fields},
+                                                       ensure_ascii=False))
+                except (RuntimeError, OSError) as exc:
+                    raise WebSocketDisconnect(code=1006) from exc
 
 
 async def realtime_endpoint(websocket: WebSocket, state: ServerState) -> None:

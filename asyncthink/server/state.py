@@ -10,7 +10,9 @@ signal, admission, and the completions now running (so input can be heard into t
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +23,9 @@ from ..reasoner import AsyncReasoner
 from ..session import Session
 from .admission import Admission
 from .bridge import StepSignal
-from .errors import invalid
+from .errors import APIError, invalid
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -36,6 +40,7 @@ class ServerConfig:
     reasoning_field: str = "both"  # where thinker text goes: reasoning, reasoning_content, both, none
     listen_capacity: int = 256  # tokens reserved per session for heard input (per target)
     prefill_chunk: int | None = 256  # prompt tokens per pass: a newcomer stalls running streams briefly, often
+    drain_timeout: float = 10.0  # seconds running streams may finish in at shutdown; then they end with an error
 
 
 @dataclass
@@ -53,19 +58,69 @@ class ServerState:
     signal: StepSignal
     admission: Admission
     running: dict[str, Session] = field(default_factory=dict)  # completion id -> session, while it streams
+    on_engine_failure: Callable[[], None] | None = None  # stops the server (uvicorn), so it exits non-zero
+    longest_token: int = 1  # characters the longest vocabulary entry spells (bounds heard text before tokenizing)
+    draining: bool = False  # shutting down: no new work
+    drained: set[Session] = field(default_factory=set)  # sessions the shutdown ended (their streams say so)
 
     @classmethod
-    def start(cls, reasoner: AsyncReasoner, config: ServerConfig) -> ServerState:
-        """Build the engine and start its thread; call from the event loop that serves requests."""
+    def start(cls, reasoner: AsyncReasoner, config: ServerConfig,
+              on_engine_failure: Callable[[], None] | None = None) -> ServerState:
+        """Build the engine and start its thread; call from the event loop that serves requests.
+        `on_engine_failure` runs on that loop if the engine itself fails (not one session)."""
         engine = Engine(reasoner, capacity=config.capacity, prefill_chunk=config.prefill_chunk)
-        signal = StepSignal(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        signal = StepSignal(loop)
         engine.add_step_listener(signal.notify)
+        state = cls(reasoner, config, engine, signal, Admission(signal, config.max_waiting, config.queue_timeout),
+                    on_engine_failure=on_engine_failure,
+                    longest_token=max(map(len, reasoner.tokenizer.get_vocab()), default=1))
+        engine.add_failure_listener(lambda: loop.call_soon_threadsafe(state._engine_failed))
         engine.start()
-        return cls(reasoner, config, engine, signal, Admission(signal, config.max_waiting, config.queue_timeout))
+        return state
+
+    def _engine_failed(self) -> None:
+        log.critical("the engine cannot continue; the server stops admitting and shuts down for a restart")
+        if self.on_engine_failure is not None:
+            self.on_engine_failure()
+
+    def check_engine(self) -> None:
+        """Refuse new work once the engine has failed (/health says so) or the server is shutting down."""
+        if self.engine.failure is not None:
+            raise APIError(503, "the decoding engine failed and the server is restarting; retry later",
+                           code="engine_failed", retry_after=5)
+        if self.draining:
+            raise APIError(503, "the server is shutting down; retry later", code="server_shutting_down",
+                           retry_after=5)
+
+    async def drain(self, forced: Callable[[], bool]) -> None:
+        """At shutdown: refuse new work, give running sessions `drain_timeout` seconds to finish, then
+        end the rest; their streams end with an error event and [DONE] (bridge.session_events)."""
+        self.draining = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.drain_timeout
+        while self.engine.active and self.engine.failure is None and not forced() and loop.time() < deadline:
+            await self.signal.wait(min(0.1, max(0.0, deadline - loop.time())))
+        for session in list(self.engine.sessions.values()):
+            self.drained.add(session)
+            session.cancel()
 
     def stop(self) -> None:
         self.engine.stop()
 
+    async def hear(self, session: Session, text: str, to: str | None, hold: str | None, param: str) -> None:
+        """Hear `text` into a running session without stalling anybody: text that cannot fit the listening
+        room is refused by its length alone (a token spells at most `longest_token` characters; x4 for a
+        normalizer composing characters), and the rest is tokenized in a worker thread, off the loop."""
+        limit = self.config.listen_capacity * self.longest_token * 4
+        if len(text) > limit:
+            raise invalid(f"the heard text is {len(text)} characters, more than the {self.config.listen_capacity} "
+                          f"tokens of listening room could ever hold (at most {limit} characters); send less",
+                          param, code="input_too_long")
+        try:
+            await asyncio.to_thread(session.listen, text, to=to, hold=hold)
+        except SessionError as exc:
+            raise invalid(" ".join(str(exc).split()), param) from None
 
     async def open_session(self, problem: str, options: dict[str, Any], budget_param: str) -> OpenedSession:
         """Admit a session for `problem`; `budget_param` is the request field that set options["budget"]."""
@@ -73,6 +128,7 @@ class ServerState:
 
         def start() -> Session:
             nonlocal prompt_tokens
+            self.check_engine()
             prompt_tokens = self._check_context(problem, options["budget"], budget_param)
             try:
                 return self.engine.submit(problem, listen_capacity=self.config.listen_capacity, **options)
@@ -83,13 +139,17 @@ class ServerState:
                 param = "messages" if isinstance(exc, ContextOverflow) and exc.text_positions >= exc.limit else budget_param
                 raise invalid(" ".join(str(exc).split()), param, code="context_length_exceeded") from None
 
+        self.check_engine()
         began = time.perf_counter()
         session = await self.admission.admit(start)
         return OpenedSession(session, prompt_tokens, time.perf_counter() - began)
 
     def _check_context(self, problem: str, budget: int, budget_param: str) -> int:
-        prompt_tokens = len(self.reasoner.tokenizer.encode(problem, add_special_tokens=False))
         context = getattr(self.reasoner.model.config, "max_position_embeddings", None)
+        if context and len(problem) > context * self.longest_token * 4:  # (as in hear: no need to tokenize)
+            raise invalid(f"the prompt is {len(problem)} characters, more than the model's context of {context} "
+                          "tokens could ever hold; shorten the messages", "messages", code="context_length_exceeded")
+        prompt_tokens = len(self.reasoner.tokenizer.encode(problem, add_special_tokens=False))
         if context and prompt_tokens >= context:
             raise invalid(f"the prompt is {prompt_tokens} tokens, beyond the model's context of {context} tokens; "
                           "shorten the messages", "messages", code="context_length_exceeded")
