@@ -59,7 +59,10 @@ def make_async_runner(model, context: int, seed: int = 0, naive: bool = False, t
     "thoughts" has room for `thoughts_room` more tokens, "answer" for one."""
     sizes = block_sizes(context)
     room = {"thoughts": thoughts_room, "answer": 1}
-    runner = Runner(model, {name: n + room.get(name, 0) for name, n in sizes.items()}, naive_attention=naive)
+    # (a) on CUDA measures the graph path on purpose: decode="auto" is eager until graphs have passed on a GPU
+    decode = "graphs" if next(model.parameters()).device.type == "cuda" else "auto"
+    runner = Runner(model, {name: n + room.get(name, 0) for name, n in sizes.items()}, naive_attention=naive,
+                    decode=decode)
     for name, n in sizes.items():
         runner.table[name].tokens = [1] * n  # dummy ids; only lengths matter to the step
     gen = torch.Generator().manual_seed(seed)
