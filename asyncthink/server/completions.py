@@ -25,11 +25,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.background import BackgroundTask
 
 from ..listening import HOLDS, TARGETS
-from .bridge import session_events
 from .errors import APIError, invalid, shown
 from .openai_request import describe_validation_error, parse_json, validate_chat_request
 from .openai_response import CompletionRun
-from .state import OpenedSession, ServerState
+from .state import OpenedSession, ServerState, session_events
 
 
 async def read_body(request: Request, limit: int) -> bytes:

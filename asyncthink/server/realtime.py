@@ -35,12 +35,11 @@ from ..listening import HOLDS, TARGETS
 from ..sampling import SamplingParams
 from ..session import ON_INPUT
 from .auth import KEY_SUBPROTOCOL, check_bearer
-from .bridge import session_events
 from .errors import APIError, invalid, shown
 from .openai_request import MODES, describe_validation_error, parse_json
 from .openai_response import CompletionRun
 from .prompts import render_conversation
-from .state import ServerState
+from .state import ServerState, session_events
 
 log = logging.getLogger(__name__)
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.adapter import model_shape
 from ..engine import ArenaFull, Engine
 from ..errors import ContextOverflow, SessionError
+from ..events import Event
 from ..reasoner import AsyncReasoner
 from ..session import Session
 from .admission import Admission
@@ -95,7 +96,7 @@ class ServerState:
 
     async def drain(self, forced: Callable[[], bool]) -> None:
         """At shutdown: refuse new work, give running sessions `drain_timeout` seconds to finish, then
-        end the rest; their streams end with an error event and [DONE] (bridge.session_events)."""
+        end the rest; their streams end with an error event and [DONE] (session_events below)."""
         self.draining = True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.drain_timeout
@@ -164,3 +165,27 @@ def kv_arena_bytes(model, capacity: int) -> int:
     """What the shared KV arena of `capacity` slots will take: keys and values, every layer."""
     shape = model_shape(model)
     return 2 * shape.layers * shape.kv_heads * shape.head_dim * capacity * model.dtype.itemsize
+
+
+async def session_events(state: ServerState, session: Session) -> AsyncIterator[Event]:
+    """The session's events as the engine produces them, ending with its `done` event; an APIError
+    instead when the session failed in the engine, the engine failed, or the shutdown ended it."""
+    engine, signal, seen = state.engine, state.signal, 0
+    while True:
+        events = engine.new_events(session, seen)
+        seen += len(events)
+        for event in events:
+            if event.kind == "done" and event.text == "error":  # this session alone failed in the engine
+                raise APIError(500, "decoding this request failed inside the engine (the server log says why); "
+                               "other requests are not affected", code="session_failed")
+            if event.kind == "done" and event.text == "cancelled" and session in state.drained:
+                raise APIError(503, "the server is shutting down and ended this response; retry it later",
+                               code="server_shutting_down", retry_after=5)
+            yield event
+            if event.kind == "done":
+                return
+        if not events:
+            if engine.failure is not None:
+                raise APIError(503, "the decoding engine failed and the server is restarting; retry later",
+                               code="engine_failed", retry_after=5)
+            await signal.wait()

@@ -1,0 +1,104 @@
+"""The training code on a micro model: rendered views match the layouts, runs are deterministic."""
+
+import random
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from asyncthink.formats import QWEN3, detect_format
+from asyncthink.layout import INDEPENDENT, THINK
+from asyncthink.models import tiny_tasks
+from asyncthink.sampling import YesNoReader
+from asyncthink.training import MIX, Renderer, Shape, TrainConfig, build_tokenizer, example, tokenizer_texts, train
+from asyncthink.training.__main__ import main
+from asyncthink.training.corpus import IGNORE
+
+MICRO = Shape(hidden=32, layers=1, heads=1, kv_heads=1, head_dim=32, intermediate=64)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return build_tokenizer(tokenizer_texts(100, 0))
+
+
+def test_tokenizer_speaks_qwen3_with_digits_split_and_distinct_yes_no(tokenizer):
+    assert detect_format(tokenizer) is QWEN3
+    YesNoReader(tokenizer, "cpu")  # raises when "yes" and "no" share a first token
+    pieces = [tokenizer.decode([i]) for i in tokenizer.encode("What is 457 + 86?", add_special_tokens=False)]
+    assert [p for p in pieces if any(c.isdigit() for c in p)] == [" 4", "5", "7", " 8", "6"]
+    text = "héllo 😀 <think>\n</think>"
+    assert tokenizer.decode(tokenizer.encode(text, add_special_tokens=False)) == text
+
+
+def test_chat_template_is_qwen3_style(tokenizer):
+    chat = [{"role": "user", "content": "What is 1 + 2?"}]
+    assert tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True) == \
+        "<|im_start|>user\nWhat is 1 + 2?<|im_end|>\n<|im_start|>assistant\n"
+    off = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True, enable_thinking=False)
+    assert off.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    chat.append({"role": "assistant", "content": "<think>\nAdd.\n</think>\n\n3"})
+    assert tokenizer.apply_chat_template(chat, tokenize=False).endswith(
+        "<|im_start|>assistant\n<think>\nAdd.\n</think>\n\n3<|im_end|>\n")
+
+
+def test_views_are_the_layout_blocks_tokenized_one_by_one(tokenizer):
+    r = Renderer(tokenizer)
+    p = tiny_tasks.arithmetic("add", 457, 86)
+    t = r.thoughts(p)
+    texts = THINK.texts(p.text, QWEN3)
+    seq = r.think(p.text, t, p.reply)
+    head = [i for b in ("prompt", "input", "prompt_end", "thoughts") for i in tokenizer.encode(texts[b])]
+    assert seq.ids[:len(head)] == head and set(seq.labels[:len(head)]) == {IGNORE}
+    assert tokenizer.decode(seq.ids) == "".join(texts.values()).replace("</think>", p.thoughts + "</think>") \
+        + p.reply + "<|im_end|>"
+    control = r.control(p.text, t, t.known, [], True)
+    assert tokenizer.decode(control.ids).endswith(INDEPENDENT.texts(p.text, QWEN3)["question"] + " (yes/no): yes")
+    assert [i for i in control.labels if i != IGNORE] == tokenizer.encode("yes")[:1]
+    assert not t.holds_result(t.known - 1) and t.holds_result(t.known)
+
+
+def test_heard_thoughts_insert_the_marker_at_a_sentence_end_and_recompute(tokenizer):
+    r = Renderer(tokenizer)
+    c = tiny_tasks.corrections(1, 4)[0]
+    t = r.heard_thoughts(c, random.Random(0))
+    text = tokenizer.decode(t.ids)
+    before, after = text.split(INDEPENDENT.heard_template.format(text=c.sentence))
+    assert c.original.thoughts.startswith(before) and before.endswith((".\n", ".", ":", "\n"))
+    assert after == c.thoughts
+    assert all(t.labels()[i] == IGNORE for i in range(*t.heard))
+    assert not t.holds_result(t.heard[1]) and t.holds_result(t.known)
+
+
+def test_every_example_kind_renders_with_some_trained_tokens(tokenizer):
+    r, rng = Renderer(tokenizer), random.Random(1)
+    for kind in MIX:
+        seq = example(r, rng, kind)
+        assert len(seq.ids) == len(seq.labels) and any(i != IGNORE for i in seq.labels), kind
+
+
+def _weights(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_training_is_deterministic_and_saves_a_loadable_folder(tmp_path):
+    cfg = TrainConfig(seed=3, steps=3, decay_steps=1, warmup=1, batch=2, shape=MICRO, tokenizer_problems=60,
+                      log_every=100)
+    first, tok = train(cfg, tmp_path / "a", log=lambda line: None)
+    second, _ = train(cfg, log=lambda line: None)
+    a, b = _weights(first), _weights(second)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    other, _ = train(TrainConfig(**{**cfg.__dict__, "seed": 4}), log=lambda line: None)
+    assert not all(torch.equal(a[k], v) for k, v in _weights(other).items() if k in a and a[k].shape == v.shape)
+    loaded = AutoModelForCausalLM.from_pretrained(tmp_path / "a")
+    assert detect_format(AutoTokenizer.from_pretrained(tmp_path / "a")) is QWEN3
+    assert all(torch.equal(a[k], v) for k, v in loaded.state_dict().items())
+
+
+def test_training_command_refuses_bad_options(capsys, tmp_path):
+    assert main(["--out", str(tmp_path), "--steps", "0"]) == 1
+    assert "--steps must be a positive integer" in capsys.readouterr().err
+    assert main(["--out", str(tmp_path), "--steps", "10", "--decay-steps", "20"]) == 1
+    assert "--decay-steps must not exceed --steps" in capsys.readouterr().err
+    assert main(["--out", str(tmp_path), "--hidden", "50"]) == 1
+    assert "multiple of 32" in capsys.readouterr().err
