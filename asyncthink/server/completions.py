@@ -1,7 +1,7 @@
 """`POST /v1/chat/completions` (streaming and not) and the input extension.
 
     body (size-limited) ─▶ validate (openai_request.py) ─▶ ServerState.open_session (admission)
-        ─▶ session_events (bridge.py) ─▶ CompletionRun.deltas (openai_response.py)
+        ─▶ session_events (state.py) ─▶ CompletionRun.deltas (openai_response.py)
         ─▶ SSE `data: {chunk}` frames ... `data: [DONE]`, or one chat.completion JSON
 
 A client that goes away is noticed by Starlette (it listens for `http.disconnect` while

@@ -3,7 +3,7 @@
     client ─▶ conversation.item.create ─▶ history (and, while a response runs, heard by it)
            ─▶ response.create ─▶ ServerState.open_session(transcript of the history) ─▶ engine
            ─▶ response.cancel ─▶ session.cancel() (stopped, KV freed at the engine's next step)
-    engine ─▶ session_events (bridge.py) ─▶ CompletionRun.deltas ─▶ server events (below)
+    engine ─▶ session_events (state.py) ─▶ CompletionRun.deltas ─▶ server events (below)
 
 Client events: `session.update` {session: settings}, `conversation.item.create` {item: a
 message}, `response.create` {response?: settings for this response}, `response.cancel`.
