@@ -37,7 +37,7 @@ def files(out):
 
 MODEL_AT_FIRST = {"layers": None, "dtype": "float32", "device": "cpu", "decode": "eager"}
 OTHER = [  # (the option changed on resume, the setting named in the refusal)
-    (["--layers", "2"], "layers"), (["--dtype", "bfloat16"], "dtype"), (["--device", "meta"], "device"),
+    (["--layers", "2"], "layers"), (["--dtype", "bfloat16"], "dtype"), (["--device", "cuda", "--dtype", "float32"], "device"),
     (["--decode", "static"], "decode"), (["-m", "random:Qwen/Qwen3-1.7B"], "model"), (["--budget", "6"], "budget"),
     (["--max-thinker-tokens", "4"], "max_thinker_tokens"), (["--max-writer-tokens", "4"], "max_writer_tokens"),
     (["--check-every", "3"], "check_every"), (["--temperature", "0.5"], "temperature"), (["--top-p", "0.5"], "top_p"),
@@ -50,13 +50,15 @@ OTHER = [  # (the option changed on resume, the setting named in the refusal)
 
 
 @pytest.mark.parametrize("other, setting", OTHER)
-def test_a_resume_with_any_other_recorded_setting_is_refused(tiny, tmp_path, other, setting):
+def test_a_resume_with_any_other_recorded_setting_is_refused(tiny, tmp_path, monkeypatch, other, setting):
     data = tmp_path / "m.jsonl"
     data.write_text(MATH)
     base = ["eval", "math500", "--data", data, "--out", tmp_path / "o", "-m", "random:Qwen/Qwen3-0.6B", *FAST]
     run = invoke(*base)
     assert run.exit_code == 0, run.stderr
     before = files(tmp_path / "o")
+    if setting == "device":  # another device than the first run's cpu: refused before anything would run on it
+        monkeypatch.setattr("torch.cuda.is_available", lambda: True)
     again = invoke(*base, *other)
     assert again.exit_code == 1 and f"other settings ({setting})" in again.stderr, again.stderr
     assert files(tmp_path / "o") == before
