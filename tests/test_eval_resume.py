@@ -110,7 +110,7 @@ def test_a_model_that_does_not_load_leaves_the_folder_free(monkeypatch, tiny_rea
     data.write_text(MATH)
     base = ["eval", "math500", "--data", data, "--out", tmp_path / "o", *FAST]
     typo = invoke(*base, "-m", str(tmp_path / "no-such-model"))
-    assert typo.exit_code == 1 and "could not load model" in typo.stderr
+    assert typo.exit_code == 1 and "error: no such folder: " in typo.stderr
     assert files(tmp_path / "o") == []
     monkeypatch.setattr(cli_eval, "_load_reasoner", lambda *args: tiny_reasoner)
     fixed = invoke(*base, "-m", "random:Qwen/Qwen3-0.6B")
