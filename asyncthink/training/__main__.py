@@ -1,9 +1,12 @@
 """python -m asyncthink.training --seed 0 --out DIR: train the tiny reasoner from scratch.
 
-The defaults are the recipe of the shipped folder asyncthink/models/tiny_reasoner/:
-seed 0, 3466 steps of 8 sequences, learning rate 2e-3 (50 warm-up steps, the last 693
-decaying to a tenth), 2 threads. It was run as `--minutes 36`, which stopped at those
-step counts and printed the equivalent `--steps 3466 --decay-steps 693`.
+The defaults are stage 1 of the shipped folder asyncthink/models/tiny_reasoner/: seed 0,
+3466 steps of 8 sequences, learning rate 2e-3 (50 warm-up steps, the last 693 decaying to a
+tenth), 2 threads. Stage 2 continues it on new data:
+
+    python -m asyncthink.training --init STAGE1 --seed 1 --lr 1e-3 --steps 2151 --decay-steps 430 --out DIR
+
+(both were run with `--minutes`, which stopped at those step counts and printed them).
 """
 
 from __future__ import annotations
