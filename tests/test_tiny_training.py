@@ -10,7 +10,16 @@ from asyncthink.formats import QWEN3, detect_format
 from asyncthink.layout import INDEPENDENT, THINK
 from asyncthink.models import tiny_tasks
 from asyncthink.sampling import YesNoReader
-from asyncthink.training import MIX, Renderer, Shape, TrainConfig, build_tokenizer, example, tokenizer_texts, train
+from asyncthink.training import (
+    MIX,
+    Renderer,
+    Shape,
+    TrainConfig,
+    build_tokenizer,
+    example,
+    tokenizer_texts,
+    train,
+)
 from asyncthink.training.__main__ import main
 from asyncthink.training.corpus import IGNORE
 
@@ -102,3 +111,13 @@ def test_training_command_refuses_bad_options(capsys, tmp_path):
     assert "--decay-steps must not exceed --steps" in capsys.readouterr().err
     assert main(["--out", str(tmp_path), "--hidden", "50"]) == 1
     assert "multiple of 32" in capsys.readouterr().err
+
+
+def test_a_later_stage_continues_from_a_saved_folder(tmp_path):
+    cfg = TrainConfig(seed=3, steps=2, decay_steps=1, warmup=1, batch=2, shape=MICRO, tokenizer_problems=60,
+                      log_every=100)
+    first, tok = train(cfg, tmp_path / "a", log=lambda line: None)
+    later, later_tok = train(TrainConfig(**{**cfg.__dict__, "seed": 4, "init": str(tmp_path / "a")}),
+                             log=lambda line: None)
+    assert len(later_tok) == len(tok) and later.config.hidden_size == MICRO.hidden
+    assert not all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), later.state_dict().values()))

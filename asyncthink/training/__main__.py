@@ -1,7 +1,12 @@
 """python -m asyncthink.training --seed 0 --out DIR: train the tiny reasoner from scratch.
 
-The shipped folder asyncthink/models/tiny_reasoner/ was made with the defaults below
-(see asyncthink/training/__init__.py for the command, seed and wall time).
+The defaults are stage 1 of the shipped folder asyncthink/models/tiny_reasoner/: seed 0,
+3466 steps of 8 sequences, learning rate 2e-3 (50 warm-up steps, the last 693 decaying to a
+tenth), 2 threads. Stage 2 continues it on new data:
+
+    python -m asyncthink.training --init STAGE1 --seed 1 --lr 1e-3 --steps 2151 --decay-steps 430 --out DIR
+
+(both were run with `--minutes`, which stopped at those step counts and printed them).
 """
 
 from __future__ import annotations
@@ -29,10 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train for this long instead of --steps (decaying over the last fifth); prints the "
                         "--steps/--decay-steps that repeat the run exactly")
     p.add_argument("--batch", type=int, default=DEFAULTS.batch, help="sequences per step")
-    p.add_argument("--lr", type=float, default=DEFAULTS.lr, help="peak learning rate")
+    p.add_argument("--lr", type=float, default=DEFAULTS.lr, help="peak learning rate (default %(default)s)")
     p.add_argument("--threads", type=int, default=DEFAULTS.threads, help="torch CPU threads (fixed for determinism)")
     p.add_argument("--hidden", type=int, default=DEFAULTS.shape.hidden, help="hidden size")
     p.add_argument("--layers", type=int, default=DEFAULTS.shape.layers, help="decoder layers")
+    p.add_argument("--init", help="continue training this model folder (a later stage) instead of starting afresh")
     p.add_argument("--device", default="cpu", help="cpu (how the shipped weights were made) or e.g. cuda")
     p.add_argument("--log-every", type=int, default=DEFAULTS.log_every, help="steps between progress lines")
     return p
@@ -56,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.lr > 0:
         print(f"error: --lr must be positive, got {args.lr}", file=sys.stderr)
         return 1
+    if args.init is not None and not (Path(args.init) / "config.json").is_file():
+        print(f"error: --init {args.init!r} is not a model folder (no config.json)", file=sys.stderr)
+        return 1
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         print(f"error: --out {str(out)!r} exists and is not a folder", file=sys.stderr)
@@ -68,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     shape = Shape(hidden=args.hidden, layers=args.layers, heads=args.hidden // 32, kv_heads=2 if args.hidden >= 64 else 1,
                   head_dim=32, intermediate=args.hidden * 3)
     cfg = TrainConfig(seed=args.seed, steps=args.steps, decay_steps=args.decay_steps, minutes=args.minutes,
-                      batch=args.batch, lr=args.lr, threads=args.threads,
-                      shape=shape, device=args.device, log_every=args.log_every)
+                      batch=args.batch, lr=args.lr, threads=args.threads, shape=shape, device=args.device,
+                      log_every=args.log_every, init=args.init)
     from .loop import train
 
     train(cfg, out, log=lambda line: print(line, flush=True))

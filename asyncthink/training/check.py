@@ -63,16 +63,20 @@ def measure_problems(reasoner, problems: list[dict], log=print, batch: int = 8) 
     """Every problem in every mode, `batch` sessions at a time packed by an Engine (the same
     tokens as each session alone; steps are counted per session)."""
     from ..engine import Engine
+    from ..errors import ArenaFull
 
     rows = {m: [] for m in MODES}
     decisions = []
     jobs = [(p, mode) for p in problems for mode in MODES]
-    engine = Engine(reasoner, capacity=batch * SESSION_SLOTS)
+    engine = Engine(reasoner, capacity=2 * batch * SESSION_SLOTS)  # room to spare: blocks fragment the arena
     running, done = {}, 0
     while jobs or running:
         while jobs and len(running) < batch:
-            p, mode = jobs.pop(0)
-            running[engine.submit(p["problem"], mode=mode)] = (p, mode)
+            p, mode = jobs[0]
+            try:
+                running[engine.submit(p["problem"], mode=mode)] = jobs.pop(0)
+            except ArenaFull:  # the free slots are split up: wait for a session to finish
+                break
         engine.step()
         for session in [s for s in running if s.done]:
             p, mode = running.pop(session)
@@ -119,17 +123,20 @@ def measure_listening(reasoner, tasks, every: int, log=print) -> tuple[dict, lis
 
 def format_report(figures: dict) -> str:
     lines = ["| measure | value |", "|---|---|"]
-    p = figures["problems"]
-    for mode in MODES:
+    p = figures.get("problems")
+    for mode in MODES if p else ():
         m = p[mode]
         lines.append(f"| {mode} accuracy ({figures['n']} held-out) | {m['accuracy']:.1%} |")
-    for mode in ("async", "think"):
-        lines.append(f"| {mode}: mean steps to first writer token | {p[mode]['mean_steps_to_first_writer_token']:.1f} |")
-    lines.append(f"| ratio async / think (first writer token, steps) | {p['first_token_ratio']:.3f} |")
-    c = p["control"]
-    lines.append(f"| control: 'no' before the result ({c['before_result']} checks) | {c['no_before']:.1%} |")
-    lines.append(f"| control: 'yes' after the result ({c['after_result']} checks) | {c['yes_after']:.1%} |")
-    lines.append(f"| control: right overall ({c['checks']} checks) | {c['right']:.1%} |")
+    if p:
+        for mode in ("async", "think"):
+            first = p[mode]["mean_steps_to_first_writer_token"]
+            lines.append(f"| {mode}: mean steps to first writer token | {'-' if first is None else f'{first:.1f}'} |")
+        ratio = p["first_token_ratio"]
+        lines.append(f"| ratio async / think (first writer token, steps) | {'-' if ratio is None else f'{ratio:.3f}'} |")
+        c = p["control"]
+        lines.append(f"| control: 'no' before the result ({c['before_result']} checks) | {c['no_before']:.1%} |")
+        lines.append(f"| control: 'yes' after the result ({c['after_result']} checks) | {c['yes_after']:.1%} |")
+        lines.append(f"| control: right overall ({c['checks']} checks) | {c['right']:.1%} |")
     for cond, s in figures.get("listening", {}).items():
         first = s["mean_time_to_first_writer_token"]
         lines.append(f"| listening {cond}: corrected answer ({s['n']} tasks, every {figures['every']}) | "
@@ -142,22 +149,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m asyncthink.training.check",
                                 description="Measure a tiny-reasoner folder through the engine and print a table.")
     p.add_argument("model", help="model folder (e.g. asyncthink/models/tiny_reasoner)")
-    p.add_argument("--n", type=int, default=200, help="held-out problems (default 200)")
+    p.add_argument("--n", type=int, default=200, help="held-out problems (default 200; 0: skip)")
     p.add_argument("--seed", type=int, default=1, help="seed of the held-out problems and listening tasks")
-    p.add_argument("--listen-n", type=int, default=50, help="listening tasks (0: skip)")
+    p.add_argument("--listen-n", type=int, default=50, help="listening tasks (default 50; 0: skip)")
     p.add_argument("--every", type=int, default=32, help="thinker tokens between shards in listen/restart")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     p.add_argument("--json", help="also write the figures (and listening rows) to this JSON file")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    for name in ("n", "every"):
-        if getattr(args, name) < 1:
-            print(f"error: --{name} must be a positive integer", file=sys.stderr)
-            return 1
-    if args.listen_n < 0:
-        print("error: --listen-n must be >= 0", file=sys.stderr)
+    if args.every < 1 or args.threads < 1:
+        print("error: --every and --threads must be positive integers", file=sys.stderr)
+        return 1
+    if args.n < 0 or args.listen_n < 0 or not args.n + args.listen_n:
+        print("error: --n and --listen-n must be >= 0, and not both 0", file=sys.stderr)
         return 1
     if not Path(args.model).is_dir():
         print(f"error: model folder {args.model!r} not found", file=sys.stderr)
@@ -167,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..errors import AsyncThinkError
     from ..reasoner import AsyncReasoner
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     try:
         reasoner = AsyncReasoner.from_pretrained(args.model, device="cpu")
     except AsyncThinkError as exc:
@@ -176,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     log = lambda line: print(line, file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     figures = {"n": args.n, "seed": args.seed, "every": args.every}
-    figures["problems"] = measure_problems(reasoner, tiny_tasks.generate(args.n, args.seed, "heldout"), log)
+    if args.n:
+        figures["problems"] = measure_problems(reasoner, tiny_tasks.generate(args.n, args.seed, "heldout"), log)
     rows = []
     if args.listen_n:
         tasks = [parse_task(t) for t in tiny_tasks.listening_tasks(args.listen_n, args.seed, "heldout")]

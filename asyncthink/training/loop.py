@@ -25,8 +25,8 @@ POOL_BATCHES = 8  # batches drawn together and length-sorted
 @dataclass(frozen=True)
 class TrainConfig:
     seed: int = 0
-    steps: int = 1000  # total optimiser steps (ignored with `minutes`)
-    decay_steps: int = 200  # the last steps decay the learning rate linearly to a tenth
+    steps: int = 3466  # total optimiser steps (ignored with `minutes`); the shipped recipe
+    decay_steps: int = 693  # the last steps decay the learning rate linearly to a tenth
     minutes: float | None = None  # instead of `steps`: train for this long, decaying over the last fifth
     batch: int = 8
     lr: float = 2e-3
@@ -37,6 +37,7 @@ class TrainConfig:
     tokenizer_problems: int = 1500
     log_every: int = 50
     device: str = "cpu"  # the shipped weights are trained on CPU; other devices give other weights
+    init: str | None = None  # continue from this model folder (its weights and tokenizer) instead of from scratch
 
 
 def batches(renderer: Renderer, rng: random.Random, batch: int):
@@ -87,11 +88,19 @@ def train(cfg: TrainConfig, out: str | Path | None = None, log=print, on_log=Non
     torch.set_num_threads(cfg.threads)
     torch.use_deterministic_algorithms(True)
     started = time.perf_counter()
-    tokenizer = build_tokenizer(tokenizer_texts(cfg.tokenizer_problems, cfg.seed), cfg.vocab)
-    model = build_model(tokenizer, cfg.shape, cfg.seed).to(cfg.device)
+    if cfg.init is None:
+        tokenizer = build_tokenizer(tokenizer_texts(cfg.tokenizer_problems, cfg.seed), cfg.vocab)
+        model = build_model(tokenizer, cfg.shape, cfg.seed)
+    else:  # a later stage: same tokenizer, weights as saved; the seed picks new data
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        torch.manual_seed(cfg.seed)
+        tokenizer = AutoTokenizer.from_pretrained(cfg.init)
+        model = AutoModelForCausalLM.from_pretrained(cfg.init, dtype=torch.float32)
+    model = model.to(cfg.device)
     model.config._attn_implementation = "sdpa"
     length = f"{cfg.minutes} minutes" if cfg.minutes is not None else f"{cfg.steps} steps ({cfg.decay_steps} decaying)"
-    log(f"model: {parameter_count(model):,} parameters, vocabulary {len(tokenizer)}; {length} of "
+    log(f"model{'' if cfg.init is None else f' from {cfg.init}'}: {parameter_count(model):,} parameters, vocabulary {len(tokenizer)}; {length} of "
         f"{cfg.batch} sequences, {cfg.threads} threads, seed {cfg.seed}")
     renderer = Renderer(tokenizer)
     data = (data or (lambda r: batches(r, random.Random(f"tiny-train/{cfg.seed}"), cfg.batch)))(renderer)
