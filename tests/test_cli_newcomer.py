@@ -124,3 +124,14 @@ def test_chat_from_a_pipe_exits_non_zero_when_its_question_failed():
     assert "error: the thinker view could reach" in result.stderr
     ok = asyncthink("chat", *RANDOM, "--budget", "4", stdin="What is 2 + 3?\n")
     assert ok.returncode == 0, ok.stderr
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    import typer.main
+
+    from asyncthink.cli import app
+
+    group = typer.main.get_command(app)
+    missing = {f"{name} {p.opts[0]}" for name, command in group.commands.items() for p in command.params
+               if p.param_type_name == "option" and not p.help}
+    assert not missing, sorted(missing)

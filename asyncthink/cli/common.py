@@ -39,8 +39,11 @@ def load_model(model: str, device: str, dtype: str, layers: int | None, decode: 
         from ..models.hub import resolve_source
 
         resolve_source(model)  # a missing folder or no network: one line now, before torch is imported
+    from transformers.utils import logging as hf_logging
+
     from ..reasoner import AsyncReasoner
 
+    hf_logging.disable_progress_bar()  # its 'Loading weights' bar would mix with the session's output
     kwargs = {} if layers is None else {"num_hidden_layers": layers}
     reasoner = AsyncReasoner.from_pretrained(model, device=device, dtype=dtype, decode=decode, **kwargs)
     if warn:

@@ -87,17 +87,22 @@ def eval_command(
     layout: Annotated[list[str], typer.Option(rich_help_panel=RUN, help="Layouts for async, each its own "
                                               "configuration: independent, interleaved.")] = ["independent"],  # noqa: B006
     budget: Annotated[int, typer.Option(min=1, rich_help_panel=RUN, help="Max forward steps per sample.")] = 4096,
-    max_thinker_tokens: Annotated[int | None, typer.Option(min=1, rich_help_panel=RUN)] = None,
-    max_writer_tokens: Annotated[int | None, typer.Option(min=1, rich_help_panel=RUN)] = None,
-    check_every: Annotated[int, typer.Option(min=1, rich_help_panel=RUN)] = 20,
+    max_thinker_tokens: Annotated[int | None, typer.Option(min=1, rich_help_panel=RUN, show_default="budget",
+                                                              help="Cap on thought tokens per sample.")] = None,
+    max_writer_tokens: Annotated[int | None, typer.Option(min=1, rich_help_panel=RUN, show_default="budget",
+                                                             help="Cap on answer tokens per sample.")] = None,
+    check_every: Annotated[int, typer.Option(min=1, rich_help_panel=RUN, help="Async: ask whether to write every N "
+                                             "thought tokens (and at each paragraph end).")] = 20,
     temperature: Annotated[float | None, typer.Option(min=0, rich_help_panel=RUN, show_default="0; aime2025 0.6",
                                                          help="0 is greedy.")] = None,
     top_p: Annotated[float | None, typer.Option(min=0, max=1, rich_help_panel=RUN,
-                                                   show_default="1; aime2025 0.95")] = None,
-    top_k: Annotated[int | None, typer.Option(min=0, rich_help_panel=RUN, show_default="0; aime2025 20")] = None,
+                                                   show_default="1; aime2025 0.95", help="Nucleus sampling threshold.")] = None,
+    top_k: Annotated[int | None, typer.Option(min=0, rich_help_panel=RUN, show_default="0; aime2025 20",
+                                                 help="Keep the k most likely tokens; 0 is off.")] = None,
     seed: Annotated[int, typer.Option(rich_help_panel=RUN, help="Sampling seed of repeat 0 (repeat k: seed+k).")] = 0,
     repeats: Annotated[int | None, typer.Option(min=1, rich_help_panel=RUN,
-                                                   show_default="1; aime2025 8")] = None,
+                                                   show_default="1; aime2025 8",
+                                                   help="Samples per problem (sampled decoding; seeds seed..seed+k).")] = None,
     batch: Annotated[int, typer.Option(min=1, rich_help_panel=RUN, help="Sessions decoded together in one "
                                        "forward pass (1: each sample timed alone).")] = 8,
     capacity: Annotated[int | None, typer.Option(min=1, rich_help_panel=RUN, show_default="enough for --batch",
@@ -121,9 +126,10 @@ def eval_command(
                                                        "a simulated clock of this many seconds per step.")] = None,
     judge_url: Annotated[str | None, typer.Option(rich_help_panel=JUDGE, help="OpenAI-compatible base URL for "
                                                      "the HarmBench judge, e.g. http://127.0.0.1:8000/v1.")] = None,
-    judge_model: Annotated[str, typer.Option(rich_help_panel=JUDGE)] = "gpt-4o",
+    judge_model: Annotated[str, typer.Option(rich_help_panel=JUDGE, help="The judge's model name at --judge-url.")] = "gpt-4o",
     judge_api_key: Annotated[str | None, typer.Option(rich_help_panel=JUDGE, envvar="ASYNCTHINK_JUDGE_API_KEY",
-                                                         show_default=False)] = None,
+                                                         show_default=False,
+                                                         help="The judge endpoint's API key.")] = None,
     judge_max_tokens: Annotated[int, typer.Option(min=1, rich_help_panel=JUDGE, help="The judge's reply budget "
                                                   "(raise it for a judge that always thinks).")] = 16,
     judge_thinking: Annotated[Literal[THINKING], typer.Option(rich_help_panel=JUDGE, help="off: ask the judge to answer without "

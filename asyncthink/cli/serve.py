@@ -33,7 +33,8 @@ def serve(
                                                              "lists.")] = None,
     host: Annotated[str, typer.Option(rich_help_panel=API, help="Address to bind; 0.0.0.0 exposes the "
                                       "server to the network.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, rich_help_panel=API)] = 8000,
+    port: Annotated[int, typer.Option(min=0, max=65535, rich_help_panel=API,
+                                      help="TCP port to listen on (0: any free port).")] = 8000,
     api_key: Annotated[str | None, typer.Option(envvar="ASYNCTHINK_API_KEY", rich_help_panel=API,
                                                    show_default="none: no auth",
                                                    help="Require `Authorization: Bearer KEY`.")] = None,
