@@ -5,7 +5,6 @@ Retry-After, and the server stops (so `asyncthink serve` exits non-zero for a su
 
 import json
 import threading
-import time
 
 import httpx
 import pytest
@@ -13,7 +12,8 @@ import torch
 
 from asyncthink import AsyncReasoner
 from asyncthink.models.random_weights import tiny_model
-from asyncthink.server import Server, ServerConfig, create_app, serve_in_thread
+from asyncthink.server import ServerConfig, create_app, serve_in_thread
+from asyncthink.server.background import start_in_thread
 
 MODEL = "tiny-qwen3"
 POISON = "Poisoned question"
@@ -109,12 +109,7 @@ def test_a_tiny_temperature_is_served_greedily(reasoner):
 def test_an_engine_that_cannot_go_on_stops_admitting_and_stops_the_server(reasoner):
     config = ServerConfig(model_name=MODEL, capacity=30_000, drain_timeout=1.0)
     app = create_app(reasoner, config)
-    server = Server(app, config, port=0, log_level="warning")
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    server, thread, url = start_in_thread(app, config)
     state = app.state.server
     stopping = threading.Event()
     state.on_engine_failure = stopping.set  # hold the shutdown back to look at the server first

@@ -14,7 +14,8 @@ from websockets.sync.client import connect
 
 from asyncthink import AsyncReasoner
 from asyncthink.models.random_weights import tiny_model
-from asyncthink.server import Server, ServerConfig, create_app, serve_in_thread
+from asyncthink.server import ServerConfig, create_app, serve_in_thread
+from asyncthink.server.background import start_in_thread
 
 MODEL = "tiny-qwen3"
 USER = {"role": "user", "content": "What is 2 + 3?"}
@@ -182,12 +183,7 @@ def test_head_health(server):
 def test_shutdown_drains_streams_each_ending_with_done(reasoner):
     config = ServerConfig(model_name=MODEL, capacity=60_000, drain_timeout=2.0)
     app = create_app(reasoner, config)
-    server = Server(app, config, port=0, log_level="warning")
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    server, thread, url = start_in_thread(app, config)
     run = app.state.server.engine.runner.run
     app.state.server.engine.runner.run = lambda chunks: (time.sleep(0.005), run(chunks))[1]  # long takes > 5 s
     tails = {}

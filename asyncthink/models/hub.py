@@ -20,6 +20,7 @@ from ..errors import ModelLoadError
 from .catalog import shipped_path
 
 PROBE_TIMEOUT = 5.0  # seconds for the Hub probe
+_REACHABLE: set[str] = set()  # Hub names a probe of this process found
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
 NO_WEIGHTS_HINT = ("pass a local model folder, or run the model that ships with asyncthink: `-m tiny-reasoner` "
                    "(or random:Qwen/Qwen3-0.6B, random weights)")
@@ -87,5 +88,7 @@ def resolve_source(name: str) -> tuple[str, bool]:
         return str(folder), True
     if os.environ.get("HF_HUB_OFFLINE") or _in_cache(name):
         return name, True  # the cache is enough: no network at all
-    _probe_hub(name)
+    if name not in _REACHABLE:  # the CLI resolves before importing torch, from_pretrained again: probe once
+        _probe_hub(name)
+        _REACHABLE.add(name)
     return name, False

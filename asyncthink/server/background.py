@@ -66,10 +66,9 @@ def uvicorn_config(app: FastAPI, config: ServerConfig, host: str = "127.0.0.1", 
                           timeout_graceful_shutdown=5)
 
 
-@contextmanager
-def serve_in_thread(app: FastAPI, config: ServerConfig, host: str = "127.0.0.1", port: int = 0,
-                    start_timeout: float = 60.0) -> Iterator[str]:
-    """Serve `app` in a daemon thread; yields its base URL (`http://127.0.0.1:PORT`)."""
+def start_in_thread(app: FastAPI, config: ServerConfig, host: str = "127.0.0.1", port: int = 0,
+                    start_timeout: float = 60.0) -> tuple[Server, threading.Thread, str]:
+    """Start serving `app` in a daemon thread: (the server, its thread, its base URL) once it listens."""
     server = Server(app, config, host, port, log_level="warning")
     thread = threading.Thread(target=server.run, name="asyncthink-uvicorn", daemon=True)
     thread.start()
@@ -79,8 +78,16 @@ def serve_in_thread(app: FastAPI, config: ServerConfig, host: str = "127.0.0.1",
             raise RuntimeError("the server did not start")
         time.sleep(0.02)
     bound = server.servers[0].sockets[0].getsockname()[1]
+    return server, thread, f"http://{host}:{bound}"
+
+
+@contextmanager
+def serve_in_thread(app: FastAPI, config: ServerConfig, host: str = "127.0.0.1", port: int = 0,
+                    start_timeout: float = 60.0) -> Iterator[str]:
+    """Serve `app` in a daemon thread; yields its base URL (`http://127.0.0.1:PORT`)."""
+    server, thread, url = start_in_thread(app, config, host, port, start_timeout)
     try:
-        yield f"http://{host}:{bound}"
+        yield url
     finally:
         server.should_exit = True
         thread.join(timeout=30)
