@@ -64,6 +64,8 @@ def test_listening_tasks_are_valid_tasks_with_the_corrected_answer():
         fixed = re.sub(rf"{verb} \d+", f"{verb} {n.rstrip('.')}", c.original.text)
         assert c.corrected.answer == _value(tt.Problem("word", fixed, 0, "", "", ""))
         assert c.thoughts.startswith(f"The user changed it: {name} ")
+        assert c.restated == "Now: " + fixed.rsplit(" How many ", 1)[0] + "\n"  # the corrected facts, no question
+        assert c.thoughts == c.change_line + c.restated + c.corrected.thoughts
     tt.assert_disjoint(tasks, tt.problems(2000, 0, "train"))
 
 

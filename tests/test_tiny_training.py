@@ -1,11 +1,13 @@
 """The training code on a micro model: rendered views match the layouts, runs are deterministic."""
 
+import hashlib
 import random
 
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from asyncthink import TINY_REASONER
 from asyncthink.formats import QWEN3, detect_format
 from asyncthink.layout import INDEPENDENT, THINK
 from asyncthink.models import tiny_tasks
@@ -21,8 +23,10 @@ from asyncthink.training import (
     train,
 )
 from asyncthink.training.__main__ import main
-from asyncthink.training.corpus import IGNORE
+from asyncthink.training.corpus import IGNORE, VERSIONS
+from asyncthink.training.loop import batches
 
+STAGE_2_DATA_SHA1 = "0120ff77896d08512402df3bbec36e612221c98e"
 MICRO = Shape(hidden=32, layers=1, heads=1, kv_heads=1, head_dim=32, intermediate=64)
 
 
@@ -67,23 +71,46 @@ def test_views_are_the_layout_blocks_tokenized_one_by_one(tokenizer):
     assert not t.holds_result(t.known - 1) and t.holds_result(t.known)
 
 
-def test_heard_thoughts_insert_the_marker_at_a_sentence_end_and_recompute(tokenizer):
-    r = Renderer(tokenizer)
+@pytest.mark.parametrize("version", sorted(VERSIONS))
+def test_heard_thoughts_insert_the_marker_at_a_sentence_end_and_recompute(tokenizer, version):
+    r = Renderer(tokenizer, version=version)
     c = tiny_tasks.corrections(1, 4)[0]
     t = r.heard_thoughts(c, random.Random(0))
     text = tokenizer.decode(t.ids)
     before, after = text.split(INDEPENDENT.heard_template.format(text=c.sentence))
     assert c.original.thoughts.startswith(before) and before.endswith((".\n", ".", ":", "\n"))
-    assert after == c.thoughts
+    # version 1 (stages 1-2) had the change line only; from version 2 the corrected problem is restated
+    assert after == (c.change_line + c.corrected.thoughts if version == 1 else c.thoughts)
     assert all(t.labels()[i] == IGNORE for i in range(*t.heard))
     assert not t.holds_result(t.heard[1]) and t.holds_result(t.known)
 
 
-def test_every_example_kind_renders_with_some_trained_tokens(tokenizer):
-    r, rng = Renderer(tokenizer), random.Random(1)
+@pytest.mark.parametrize("version", sorted(VERSIONS))
+def test_every_example_kind_renders_with_some_trained_tokens(tokenizer, version):
+    r, rng = Renderer(tokenizer, version=version), random.Random(1)
+    assert set(VERSIONS[version].mix) == set(MIX)
     for kind in MIX:
         seq = example(r, rng, kind)
         assert len(seq.ids) == len(seq.labels) and any(i != IGNORE for i in seq.labels), kind
+
+
+def test_corpus_version_1_still_renders_the_data_of_the_shipped_stages_1_and_2():
+    """The first batches of stage 2's data stream (seed 1) with the shipped tokenizer, hashed when
+    version 1 was the only corpus: a change to the rendering would make the README's recipe
+    produce other weights."""
+    r = Renderer(AutoTokenizer.from_pretrained(TINY_REASONER), version=1)
+    stream = batches(r, random.Random("tiny-train/1"), 8)
+    digest = hashlib.sha1()
+    for _ in range(20):
+        ids, labels, _ = next(stream)
+        digest.update(ids.numpy().tobytes())
+        digest.update(labels.numpy().tobytes())
+    assert digest.hexdigest() == STAGE_2_DATA_SHA1
+
+
+def test_an_unknown_corpus_version_is_refused(tokenizer):
+    with pytest.raises(ValueError, match="unknown corpus version 9"):
+        Renderer(tokenizer, version=9)
 
 
 def _weights(model):

@@ -22,6 +22,17 @@ problem undone step by step) and is about as long as the first, so think-then-an
 pays for it before its first answer token while the async writer does not. The answer
 is one sentence with `\\boxed{N}`.
 
+Thoughts that take a correction into account open with two lines, then compute the
+corrected problem from its start:
+
+    The user changed it: Mira gives 9 away, not 5.
+    Now: Mira has 23 shells. Mira gets 14 more and gives 9 away.
+
+The second line restates the corrected problem (its text without the question), so the
+recomputation reads its numbers from nearby thoughts instead of patching the far-away
+request in its head (corpus version 2; version 1, the first two training stages, had the
+first line only).
+
 Splits are disjoint by construction: a problem belongs to "heldout" exactly when the
 SHA-1 of its text is 0 mod 10, so any seed of one split never yields a problem of the
 other (`assert_disjoint` checks a pair of sets explicitly).
@@ -47,6 +58,7 @@ VERBS = GAINS + LOSSES
 MAX_COUNT = 999
 RESULT_SENTENCE = "So the answer is {n}."
 CHANGE_LINE = "The user changed it: {name} {phrase}, not {old}.\n"
+RESTATED_LINE = "Now: {statement}\n"
 
 
 class TaskError(AsyncThinkError):
@@ -102,11 +114,12 @@ class Correction:
     corrected: Problem
     sentence: str  # what the user says: "Actually, Mira gives 9 away."
     change_line: str  # first line of the thoughts that take it into account
+    restated: str  # second line: "Now: " + the corrected problem without its question
 
     @property
     def thoughts(self) -> str:
         """Thoughts for a request that already holds the correction (or after hearing it)."""
-        return self.change_line + self.corrected.thoughts
+        return self.change_line + self.restated + self.corrected.thoughts
 
 
 # ---- digit-level steps -------------------------------------------------------------
@@ -199,7 +212,8 @@ def arithmetic(kind: str, a: int, b: int) -> Problem:
     return Problem(kind, f"What is {a} {sign} {b}?", r, comp, check, f"{a} {sign} {b} = \\boxed{{{r}}}.")
 
 
-def _word_text(spec: WordSpec) -> str:
+def _word_statement(spec: WordSpec) -> str:
+    """The problem's facts: "NAME has S ITEMS. NAME OP1 and OP2." (no question)."""
     p = [spec.phrase(i) for i in range(len(spec.ops))]
     n = spec.name
     if len(p) == 2:
@@ -208,7 +222,11 @@ def _word_text(spec: WordSpec) -> str:
         middle = f"{n} {p[0]}, {p[1]} and {p[2]}."
     else:
         middle = f"{n} {p[0]} and {p[1]}. Then {n} {p[2]} and {p[3]}."
-    return f"{n} has {spec.start} {spec.item}. {middle} How many {spec.item} does {n} have now?"
+    return f"{n} has {spec.start} {spec.item}. {middle}"
+
+
+def _word_text(spec: WordSpec) -> str:
+    return f"{_word_statement(spec)} How many {spec.item} does {spec.name} have now?"
 
 
 def _op_steps(total: int, gain: bool, n: int) -> tuple[str, int]:
@@ -257,7 +275,8 @@ def correct(problem: Problem, op: int, n: int) -> Correction:
     corrected = replace(corrected, text=problem.text)  # the request as first told
     phrase = fixed.phrase(op)
     return Correction(problem, corrected, f"Actually, {spec.name} {phrase}.",
-                      CHANGE_LINE.format(name=spec.name, phrase=phrase, old=old))
+                      CHANGE_LINE.format(name=spec.name, phrase=phrase, old=old),
+                      RESTATED_LINE.format(statement=_word_statement(fixed)))
 
 
 # ---- seeded generation -----------------------------------------------------------------

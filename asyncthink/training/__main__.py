@@ -15,6 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .corpus import VERSIONS
 from .loop import TrainConfig
 from .model import Shape
 
@@ -39,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden", type=int, default=DEFAULTS.shape.hidden, help="hidden size")
     p.add_argument("--layers", type=int, default=DEFAULTS.shape.layers, help="decoder layers")
     p.add_argument("--init", help="continue training this model folder (a later stage) instead of starting afresh")
+    p.add_argument("--corpus", type=int, default=DEFAULTS.corpus, choices=sorted(VERSIONS),
+                   help="corpus version: 1 (stages 1-2 of the shipped model), 2 (stage 3: more corrections, "
+                        "corrections restated); default %(default)s")
     p.add_argument("--device", default="cpu", help="cpu (how the shipped weights were made) or e.g. cuda")
     p.add_argument("--log-every", type=int, default=DEFAULTS.log_every, help="steps between progress lines")
     return p
@@ -78,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                   head_dim=32, intermediate=args.hidden * 3)
     cfg = TrainConfig(seed=args.seed, steps=args.steps, decay_steps=args.decay_steps, minutes=args.minutes,
                       batch=args.batch, lr=args.lr, threads=args.threads, shape=shape, device=args.device,
-                      log_every=args.log_every, init=args.init)
+                      log_every=args.log_every, init=args.init, corpus=args.corpus)
     from .loop import train
 
     train(cfg, out, log=lambda line: print(line, flush=True))

@@ -18,6 +18,15 @@ the control answer) follow. Only those are trained on (labels elsewhere are -100
                      hold), followed by thoughts that restate the change and recompute
     corrected_request  the correction already in the request: after the problem in the text
                      (as restart and upfront send it) or in the input block (input_template)
+
+Corpus versions (`Renderer(tokenizer, version=...)`, `--corpus` of the training command)
+fix the mix of kinds, the mix of problem kinds and the thoughts after a correction:
+
+    1   stages 1 and 2 of the shipped model: MIX_1, tiny_tasks.KIND_WEIGHTS, a correction's
+        thoughts open with the change line only
+    2   stage 3: more heard corrections and corrected requests (MIX_2), more multiplication
+        and word problems, and a correction's thoughts also restate the corrected problem
+        (tiny_tasks.Correction.restated): the model's thought format from then on
 """
 
 from __future__ import annotations
@@ -32,9 +41,24 @@ from ..listening import at_boundary
 from ..models import tiny_tasks
 
 IGNORE = -100
-MIX = {"think": 0.25, "no_think": 0.05, "async_thinker": 0.2, "async_writer": 0.14, "control": 0.12,
-       "heard_thinker": 0.08, "heard_writer": 0.04, "heard_control": 0.06, "corrected_request": 0.06}
+MIX_1 = {"think": 0.25, "no_think": 0.05, "async_thinker": 0.2, "async_writer": 0.14, "control": 0.12,
+         "heard_thinker": 0.08, "heard_writer": 0.04, "heard_control": 0.06, "corrected_request": 0.06}
+MIX_2 = {"think": 0.2, "no_think": 0.03, "async_thinker": 0.13, "async_writer": 0.1, "control": 0.1,
+         "heard_thinker": 0.18, "heard_writer": 0.06, "heard_control": 0.08, "corrected_request": 0.12}
+MIX = MIX_1  # the kinds of sequence (every version has the same kinds)
 ANSWERS = ("yes", "no")
+
+
+@dataclass(frozen=True)
+class CorpusVersion:
+    mix: dict[str, float]  # kind of sequence -> share
+    kind_weights: tuple[float, ...]  # problem kinds (tiny_tasks.KINDS) -> share
+    restate: bool  # a correction's thoughts restate the corrected problem
+
+
+VERSIONS = {1: CorpusVersion(MIX_1, tiny_tasks.KIND_WEIGHTS, restate=False),
+            2: CorpusVersion(MIX_2, (0.15, 0.15, 0.3, 0.4), restate=True)}
+LATEST = max(VERSIONS)
 
 
 @dataclass
@@ -71,8 +95,11 @@ class Thoughts:
 
 
 class Renderer:
-    def __init__(self, tokenizer, fmt: ChatFormat = QWEN3):
-        self.tok, self.fmt = tokenizer, fmt
+    def __init__(self, tokenizer, fmt: ChatFormat = QWEN3, version: int = LATEST):
+        if version not in VERSIONS:
+            raise ValueError(f"unknown corpus version {version!r}; choose one of {sorted(VERSIONS)}")
+        self.tok, self.fmt, self.version = tokenizer, fmt, version
+        self.corpus = VERSIONS[version]
         self.end = [tokenizer.convert_tokens_to_ids(fmt.end_tokens[0])]
         self.close = [tokenizer.convert_tokens_to_ids(fmt.think_tokens[1])]
         self.cue = self.enc(INDEPENDENT.cue(fmt))
@@ -93,6 +120,10 @@ class Renderer:
         head = self.enc(prefix + problem.computation)
         return Thoughts(head + self.enc(problem.verification), len(head))
 
+    def corrected_prefix(self, correction: tiny_tasks.Correction) -> str:
+        """What the thoughts say about a correction before recomputing (see the versions)."""
+        return correction.change_line + (correction.restated if self.corpus.restate else "")
+
     def heard_thoughts(self, correction: tiny_tasks.Correction, rng: random.Random) -> Thoughts:
         """Original thoughts cut at a sentence end, the heard marker, then the recomputation."""
         first = self.thoughts(correction.original)
@@ -103,7 +134,7 @@ class Renderer:
         ends = [i for i in range(1, len(first.ids)) if at_boundary(prefixes[i], "sentence")]
         cut = rng.choice(ends)
         marker = self.enc(INDEPENDENT.heard_template.format(text=correction.sentence))
-        after = self.thoughts(correction.corrected, prefix=correction.change_line)
+        after = self.thoughts(correction.corrected, prefix=self.corrected_prefix(correction))
         start = cut + len(marker)
         return Thoughts(first.ids[:cut] + marker + after.ids, start + after.known, (cut, start),
                         first.known if first.known <= cut else None)
@@ -183,10 +214,12 @@ def _control_case(rng: random.Random, r: Renderer, t: Thoughts, reply: str,
     return cut, written, yes
 
 
-def train_problem(rng: random.Random, kinds: tuple[str, ...] | None = None) -> tiny_tasks.Problem:
-    """A random problem of the training split."""
+def train_problem(rng: random.Random, kinds: tuple[str, ...] | None = None,
+                  kind_weights: tuple[float, ...] = tiny_tasks.KIND_WEIGHTS) -> tiny_tasks.Problem:
+    """A random problem of the training split (of one of `kinds`, else drawn by `kind_weights`)."""
     while True:
-        p = tiny_tasks.random_problem(rng, rng.choice(kinds) if kinds else None)
+        kind = rng.choice(kinds) if kinds else rng.choices(tiny_tasks.KINDS, kind_weights)[0]
+        p = tiny_tasks.random_problem(rng, kind)
         if tiny_tasks.split_of(p.text) == "train":
             return p
 
@@ -194,7 +227,7 @@ def train_problem(rng: random.Random, kinds: tuple[str, ...] | None = None) -> t
 def example(r: Renderer, rng: random.Random, kind: str) -> Sequence:
     """One training sequence of the given kind (see the module docstring), from `rng`."""
     if kind in ("think", "no_think", "async_thinker", "async_writer", "control"):
-        p = train_problem(rng)
+        p = train_problem(rng, kind_weights=r.corpus.kind_weights)
         t = r.thoughts(p)
         if kind == "think":
             return r.think(p.text, t, p.reply)
@@ -212,7 +245,7 @@ def example(r: Renderer, rng: random.Random, kind: str) -> Sequence:
         in_input = rng.random() < 0.3
         problem = c.original.text if in_input else c.original.text + SHARD_SEPARATOR + c.sentence
         heard_input = c.sentence if in_input else ""
-        t = r.thoughts(c.corrected, prefix=c.change_line)
+        t = r.thoughts(c.corrected, prefix=r.corrected_prefix(c))
         view = rng.choice(("think", "async_thinker", "async_writer", "control"))
         if view == "think":
             return r.think(problem, t, reply, heard_input)

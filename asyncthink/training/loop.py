@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from .corpus import IGNORE, MIX, Renderer, Sequence, example, tokenizer_texts
+from .corpus import IGNORE, Renderer, Sequence, example, tokenizer_texts
 from .model import Shape, build_model, parameter_count
 from .tokenizer import DEFAULT_VOCAB, build_tokenizer
 
@@ -38,11 +38,12 @@ class TrainConfig:
     log_every: int = 50
     device: str = "cpu"  # the shipped weights are trained on CPU; other devices give other weights
     init: str | None = None  # continue from this model folder (its weights and tokenizer) instead of from scratch
+    corpus: int = 1  # corpus version (corpus.VERSIONS): 1 for stages 1-2 of the shipped model, 2 for stage 3
 
 
 def batches(renderer: Renderer, rng: random.Random, batch: int):
     """Endless [batch, length] (ids, labels, attention mask) tensors, right-padded."""
-    kinds, weights = list(MIX), list(MIX.values())
+    kinds, weights = list(renderer.corpus.mix), list(renderer.corpus.mix.values())
     pad = renderer.tok.pad_token_id
     while True:
         pool: list[Sequence] = [example(renderer, rng, k) for k in rng.choices(kinds, weights, k=batch * POOL_BATCHES)]
@@ -101,8 +102,8 @@ def train(cfg: TrainConfig, out: str | Path | None = None, log=print, on_log=Non
     model.config._attn_implementation = "sdpa"
     length = f"{cfg.minutes} minutes" if cfg.minutes is not None else f"{cfg.steps} steps ({cfg.decay_steps} decaying)"
     log(f"model{'' if cfg.init is None else f' from {cfg.init}'}: {parameter_count(model):,} parameters, vocabulary {len(tokenizer)}; {length} of "
-        f"{cfg.batch} sequences, {cfg.threads} threads, seed {cfg.seed}")
-    renderer = Renderer(tokenizer)
+        f"{cfg.batch} sequences, {cfg.threads} threads, seed {cfg.seed}, corpus {cfg.corpus}")
+    renderer = Renderer(tokenizer, version=cfg.corpus)
     data = (data or (lambda r: batches(r, random.Random(f"tiny-train/{cfg.seed}"), cfg.batch)))(renderer)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     rest = [p for p in model.parameters() if p.dim() < 2]
