@@ -96,9 +96,15 @@ def _browser_or_skip():
         pytest.skip("chromium and chromedriver are needed (apt-get install chromium chromium-driver)")
     options = webdriver.ChromeOptions()
     options.binary_location = binary
-    for flag in CHROME_FLAGS + [f"--user-data-dir={tempfile.mkdtemp(prefix='asyncthink-chromium-')}"]:
+    profile = tempfile.mkdtemp(prefix="asyncthink-chromium-")
+    for flag in CHROME_FLAGS + [f"--user-data-dir={profile}"]:
         options.add_argument(flag)
-    browser = webdriver.Chrome(service=Service(driver), options=options)  # the given driver: nothing downloaded
+    try:
+        browser = webdriver.Chrome(service=Service(driver), options=options)  # the given driver: nothing downloaded
+    except Exception:
+        shutil.rmtree(profile, ignore_errors=True)
+        raise
+    browser.profile = profile
     browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                             {"width": 1200, "height": 820, "deviceScaleFactor": 1, "mobile": False})
     return browser
@@ -141,6 +147,7 @@ def page(request):
         yield browser
     finally:
         browser.quit()
+        shutil.rmtree(browser.profile, ignore_errors=True)
 
 
 def by_id(browser, name):
@@ -180,19 +187,31 @@ def ask(browser, text: str) -> None:
     box.send_keys("\n")
 
 
-def test_the_page_asks_for_the_servers_key_and_connects_with_it(page):
-    page.wait(lambda: by_id(page, "conn").get_attribute("data-conn") == "refused")
-    assert by_id(page, "settings").is_displayed()
-    assert "API key" in by_id(page, "error").text
-    key = by_id(page, "api-key")
+def connection(browser) -> str:
+    browser.wait(lambda: by_id(browser, "conn").get_attribute("data-conn") != "connecting")
+    return by_id(browser, "conn").get_attribute("data-conn")
+
+
+def enter_key(browser) -> None:
+    key = by_id(browser, "api-key")
+    key.clear()
     key.send_keys(KEY)
     key.send_keys("\n")
-    page.wait(lambda: by_id(page, "conn").get_attribute("data-conn") == "connected")
+    browser.wait(lambda: connection(browser) == "connected")
+
+
+def test_the_page_asks_for_the_servers_key_and_connects_with_it(page):
+    assert connection(page) == "refused"
+    assert by_id(page, "settings").is_displayed()
+    assert "API key" in by_id(page, "error").text
+    enter_key(page)
     assert by_id(page, "model").text == "tiny-reasoner"
     assert not by_id(page, "error").is_displayed() and not by_id(page, "settings").is_displayed()
 
 
 def test_a_word_problem_streams_into_both_panes_and_hears_a_correction_mid_thought(page):
+    if connection(page) != "connected":  # (this test alone)
+        enter_key(page)
     record_states(page)
     if by_id(page, "speak-label").is_displayed():  # the browser can speak: capture what it would say
         page.execute_script("window.spoken = []; speechSynthesis.speak = (u) => window.spoken.push(u.text);")
@@ -234,6 +253,8 @@ def test_a_word_problem_streams_into_both_panes_and_hears_a_correction_mid_thoug
 
 
 def test_cancel_stops_a_running_answer(page):
+    if connection(page) != "connected":  # (this test alone)
+        enter_key(page)
     record_states(page)
     once_thoughts_reach(page, 20, "document.getElementById('cancel').click();")
     ask(page, LONG_QUESTION)
