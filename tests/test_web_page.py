@@ -96,6 +96,7 @@ def _browser_or_skip():
         pytest.skip("chromium and chromedriver are needed (apt-get install chromium chromium-driver)")
     options = webdriver.ChromeOptions()
     options.binary_location = binary
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, for page errors
     profile = tempfile.mkdtemp(prefix="asyncthink-chromium-")
     for flag in CHROME_FLAGS + [f"--user-data-dir={profile}"]:
         options.add_argument(flag)
@@ -268,3 +269,8 @@ def test_cancel_stops_a_running_answer(page):
     assert by_id(page, "thoughts").text == thoughts  # the stream has stopped
     assert not by_id(page, "cancel").is_enabled() and by_id(page, "send").text == "Ask"
     assert by_id(page, "error").is_displayed() is False
+
+
+def test_the_page_logged_no_errors(page):
+    """(Last: the browser's console since the page loaded.) No script error, no failed request."""
+    assert not [entry for entry in page.get_log("browser") if entry["level"] == "SEVERE"]
