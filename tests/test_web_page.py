@@ -234,8 +234,8 @@ def test_a_word_problem_streams_into_both_panes_and_hears_a_correction_mid_thoug
         const at = nodes.indexOf(mark);
         return [nodes.slice(0, at).map(n => n.textContent).join(''),
                 nodes.slice(at + 1).map(n => n.textContent).join('')];""")
-    assert before.startswith("Start: 23 shells.")  # it landed mid-thought: thoughts on both sides of it
-    assert "9" in after and len(after) > len(before)
+    assert len(before) >= 20 and "23" in before  # it landed mid-thought: thoughts on both sides of it
+    assert "9" in after and len(after) > len(before)  # (the thinker takes the correction up)
     writer_marks = [m.text.lower() for m in page.find_elements("css selector", "#thoughts .mark")]
     assert writer_marks and writer_marks[0] == "writer starts", writer_marks  # where the answer began
 
