@@ -4,6 +4,7 @@
            ─▶ SIGTERM drains the streams (server/background.py); an engine failure exits with status 1
 
 Binds 127.0.0.1 unless told otherwise; the API key comes from --api-key or ASYNCTHINK_API_KEY.
+The address also serves a web page (server/page.py).
 User errors (a model that cannot load, ...) print one line (cli/common.py).
 """
 
@@ -62,7 +63,7 @@ def serve(
                                                help="Prompt tokens per forward pass (chunked prefill), so a new "
                                                "request stalls running streams briefly; 0: whole prompts.")] = 256,
 ) -> None:
-    """Serve the model over HTTP: OpenAI-compatible /v1/chat/completions and a duplex WebSocket /v1/realtime."""
+    """Serve the model: OpenAI-compatible /v1/chat/completions, a duplex WebSocket /v1/realtime, a web page at /."""
     from ..models.random_weights import is_random_spec
     from ..reasoner import resolve_device
 
@@ -82,7 +83,8 @@ def serve(
                               listen_capacity=listen_capacity, prefill_chunk=prefill_chunk or None)
         gib = kv_arena_bytes(reasoner.model, capacity) / 2**30
         typer.echo(f"serving {config.model_name} ({resolve_device(device)}; auth {'on' if api_key else 'off'}; "
-                   f"KV arena {capacity} slots = {gib:.2f} GiB); uvicorn prints the address", err=True)
+                   f"KV arena {capacity} slots = {gib:.2f} GiB); uvicorn prints the address; "
+                   "open it in a browser for the web page", err=True)
         server = Server(create_app(reasoner, config), config, host, port)
         server.run()
     if server.engine_failed:  # the log says why; a supervisor restarts the process

@@ -9,7 +9,7 @@
 Files: app.py (routes, error rendering, lifetime), state.py (config and shared state),
 errors.py, auth.py, openai_request.py, prompts.py, openai_response.py, stops.py, bridge.py,
 admission.py, completions.py, realtime.py, background.py (uvicorn settings, draining shutdown, stop on
-engine failure; a server in a thread).
+engine failure; a server in a thread), page.py (the web page at `/`, its files in static/).
 """
 
 from .app import create_app

@@ -4,7 +4,8 @@
             ─▶ event bridge ─▶ SSE chunks / JSON / WebSocket events
     any APIError ─▶ {"error": {"message", "type", "param", "code"}} with its status
 
-Routes: `GET`/`HEAD /health` (no auth; 503 once the engine has failed), `GET /v1/models`, `GET /v1/models/{id}`,
+Routes: `GET`/`HEAD /` (the web page, no auth; its files under `/static/`: page.py), `GET`/`HEAD /health`
+(no auth; 503 once the engine has failed), `GET /v1/models`, `GET /v1/models/{id}`,
 `POST /v1/chat/completions`, `POST /v1/chat/completions/{id}/input`, WebSocket `/v1/realtime`.
 The model is loaded once by the caller and passed in; the engine (one shared KV arena,
 one background thread stepping every running session together) lives as long as the app.
@@ -26,6 +27,7 @@ from ..reasoner import AsyncReasoner
 from .auth import check_bearer
 from .completions import chat_completions, check_model, hear_input
 from .errors import APIError
+from .page import add_page
 from .realtime import realtime_endpoint
 from .state import ServerConfig, ServerState
 
@@ -60,6 +62,8 @@ def create_app(reasoner: AsyncReasoner, config: ServerConfig) -> FastAPI:
         if engine.failure is not None:
             return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
         return JSONResponse(body)
+
+    add_page(app)
 
     def model_card() -> dict:
         return {"id": config.model_name, "object": "model", "created": created, "owned_by": "asyncthink"}
