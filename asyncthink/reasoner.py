@@ -16,6 +16,7 @@ from .layout import Layout, resolve_layout
 from .sampling import SamplingParams
 from .session import Session
 from .session.fitting import fit_room
+from .session.options import check_max_tokens
 
 
 def resolve_device(device: str) -> str:
@@ -127,6 +128,7 @@ class AsyncReasoner:
             if params is not None and not isinstance(params, SamplingParams):
                 raise SessionError(f"{option} must be a SamplingParams, got {type(params).__name__}")
         resolved = resolve_layout(mode, layout)
+        check_max_tokens(max_tokens)  # before the defaults derived from it
         room = fit_room(self, problem, resolved, budget, max_thinker_tokens, max_writer_tokens, listen_capacity,
                         max_tokens)
         return Session(

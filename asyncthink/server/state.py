@@ -169,7 +169,7 @@ class ServerState:
         if isinstance(exc, ContextOverflow):
             if exc.room <= 0:
                 return invalid(f"the prompt as the model reads it ({exc.text_positions} positions with the "
-                               f"instructions of the chosen mode){listen} leaves no room for a completion in the "
+                               f"instructions of the chosen mode){listen} {'leave' if listen else 'leaves'} no room for a completion in the "
                                f"model's context of {exc.limit} positions; shorten '{messages_param}'",
                                messages_param, code=code)
             return invalid(f"'{tokens_param}' is {max_tokens}, but with this prompt at most {exc.room} completion "

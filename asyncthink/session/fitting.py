@@ -11,6 +11,10 @@ it are kept too. Only defaults shrink: when what the user asked for (or the inpu
 fit, Session refuses it with ContextOverflow (`overflow` below), exactly as without fitting.
 The step budget itself takes no positions and keeps its default.
 
+check_room() refuses a session whose views could outgrow the context (ContextOverflow) or whose
+blocks an engine's whole arena could never hold (ArenaTooSmall), naming options, never blocks,
+and the largest max_tokens that would fit; reserve() allocates the blocks in a shared arena.
+
 A view's length is counted in two parts: `fixed` positions (block texts, the control cue, the
 listening room) and `written` ones (what the streams may write into the view's blocks: each
 stream's cap, and all of them together at most `max_tokens`).
@@ -102,25 +106,48 @@ def overflow(rooms: dict[str, ViewRoom], limit: int | None) -> ContextOverflow |
                            min(limit - r.fixed for r in over.values()))
 
 
-def reserve(table, capacities: dict[str, int], fixed: int, stream_caps: list[int]) -> None:
-    """Allocate a session's blocks (arena name -> slots) in a shared arena, all or none. `fixed`: the
-    slots its texts and listening room take whatever its token caps; `stream_caps`: the caps of the
-    streams that write. The refusals name no block: ArenaTooSmall when the whole arena could never
-    hold them (with the largest max_tokens that would fit), ArenaFull when it has no room now."""
-    needed = sum(capacities.values())
-    if needed > table.capacity:
-        fits = lambda m: fixed + sum(min(c, m) for c in stream_caps) <= table.capacity  # noqa: E731
-        low, high = 0, table.capacity  # the largest max_tokens that fits: fits(low), not fits(high + 1)
-        while low < high:
-            mid = (low + high + 1) // 2
-            low, high = (mid, high) if fits(mid) else (low, mid - 1)
-        fix = ("shorten the input or lower listen_capacity=" if low < 1 else
-               f"set max_tokens= to {low} or less (each stream reserves room for up to that many), or lower "
-               "budget= (the default of the per-stream caps), max_thinker_tokens=, max_writer_tokens= or "
-               "listen_capacity=")
-        raise ArenaTooSmall(f"the session needs {needed} KV slots (its texts, token caps and listening room), more "
-                            f"than the engine's whole KV arena of {table.capacity} slots; {fix}, or give the engine "
-                            "a larger capacity", needed, table.capacity, fixed, low)
+def too_big(capacity: int, needed: int, fixed: int, stream_caps: list[int]) -> ArenaTooSmall | None:
+    """The error for a session of `needed` slots that a whole arena of `capacity` could never hold
+    (None when it could): `fixed` of them are its texts and listening room, the rest its streams'
+    room (`stream_caps`); its `room` is the largest max_tokens that would fit."""
+    if needed <= capacity:
+        return None
+    fits = lambda m: fixed + sum(min(c, m) for c in stream_caps) <= capacity  # noqa: E731
+    low, high = 0, capacity  # the largest max_tokens that fits: fits(low), not fits(high + 1)
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if fits(mid) else (low, mid - 1)
+    fix = ("shorten the input or lower listen_capacity=" if low < 1 else
+           f"set max_tokens= to {low} or less (each stream reserves room for up to that many), or lower "
+           "budget= (the default of the per-stream caps), max_thinker_tokens=, max_writer_tokens= or "
+           "listen_capacity=")
+    return ArenaTooSmall(f"the session needs {needed} KV slots (its texts, token caps and listening room), more "
+                         f"than the engine's whole KV arena of {capacity} slots; {fix}, or give the engine a "
+                         "larger capacity", needed, capacity, fixed, low)
+
+
+def check_room(layout: Layout, texts: dict[str, int], cue_length: int, max_thinker_tokens: int,
+               max_writer_tokens: int, listen_capacity: int, max_tokens: int | None, limit: int | None,
+               arena: int | None) -> dict[str, int]:
+    """The blocks' capacities, once the views fit the model's context of `limit` positions and the
+    blocks an arena of `arena` slots (None: one made to measure). Of the two refusals the one with the
+    smaller room is raised, so the max_tokens it names satisfies both."""
+    caps = (max_thinker_tokens, max_writer_tokens, listen_capacity, max_tokens)
+    capacities = block_capacities(layout, texts, cue_length, *caps)
+    refusals = [overflow(view_rooms(layout, texts, cue_length, *caps), limit)]
+    if arena is not None:
+        fixed = sum(block_capacities(layout, texts, cue_length, 0, 0, listen_capacity).values())
+        streams = [max_writer_tokens, *([max_thinker_tokens] if THINKER in layout.writes else [])]
+        refusals.append(too_big(arena, sum(capacities.values()), fixed, streams))
+    refusals = [r for r in refusals if r is not None]
+    if refusals:
+        raise min(refusals, key=lambda r: r.room)
+    return capacities
+
+
+def reserve(table, capacities: dict[str, int]) -> None:
+    """Allocate a session's blocks (arena name -> slots) in a shared arena that could hold them, all or
+    none; ArenaFull (naming no block) when it has no room now."""
     allocated = []
     try:
         for name, size in capacities.items():
@@ -128,6 +155,7 @@ def reserve(table, capacities: dict[str, int], fixed: int, stream_caps: list[int
     except ArenaFull:
         for name in allocated:
             table.free(name)
+        needed = sum(capacities.values())
         raise ArenaFull(f"the KV arena has no room for this session now: it needs {needed} slots ({max(capacities.values())} "
                         f"in one run), {table.free_slots} of {table.capacity} slots are free; wait for running "
                         "sessions to finish or give the engine a larger capacity") from None

@@ -44,7 +44,7 @@ from ..layout import CONTROL, SAFETY, THINKER, WRITER, Layout
 from ..listening import Inbox
 from ..sampling import SamplingParams, StreamSampler, YesNoReader, forbidden_ids
 from .feeding import Feeding
-from .fitting import block_capacities, overflow, reserve, view_rooms
+from .fitting import check_room, reserve
 from .intake import Intake
 from .options import check_listen_args, check_options
 from .transitions import Transitions
@@ -115,13 +115,10 @@ class Session(Feeding, Intake, Transitions):
         self.cache_question = cache_question
         self.hold_writer_steps, self.safety_check_every, self.entropy_pause = (
             hold_writer_steps, safety_check_every, entropy_pause)
-        texts = {n: len(ids) for n, ids in self.block_ids.items()}
-        caps = (max_thinker_tokens, max_writer_tokens, listen_capacity, max_tokens)
-        too_long = overflow(view_rooms(layout, texts, len(self.cue_ids), *caps),
-                            getattr(reasoner.model.config, "max_position_embeddings", None))
-        if too_long is not None:
-            raise too_long
-        capacities = block_capacities(layout, texts, len(self.cue_ids), *caps)
+        capacities = check_room(layout, {n: len(ids) for n, ids in self.block_ids.items()}, len(self.cue_ids),
+                                max_thinker_tokens, max_writer_tokens, listen_capacity, max_tokens,
+                                getattr(reasoner.model.config, "max_position_embeddings", None),
+                                None if runner is None else runner.table.capacity)
         self.shared = runner is not None
         prefix = f"{name}/" if self.shared else ""
         self.name = name
@@ -129,9 +126,7 @@ class Session(Feeding, Intake, Transitions):
         self.views = {s: tuple(self.block[b] for b in v) for s, v in layout.views.items()}
         self.writes = {s: self.block[b] for s, b in layout.writes.items()}
         if self.shared:
-            fixed = sum(block_capacities(layout, texts, len(self.cue_ids), 0, 0, listen_capacity).values())
-            reserve(runner.table, {self.block[b]: size for b, size in capacities.items()}, fixed,
-                    [max_writer_tokens, *([max_thinker_tokens] if THINKER in layout.writes else [])])
+            reserve(runner.table, {self.block[b]: size for b, size in capacities.items()})
             self.runner = runner
         else:
             self.runner = Runner(reasoner.model, capacities, naive_attention=naive_attention, decode=reasoner.decode)
