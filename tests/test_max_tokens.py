@@ -27,7 +27,8 @@ def reasoner():
 
 @pytest.fixture(scope="module")
 def uncapped(reasoner):
-    return {mode: reasoner.solve(QUESTION, mode=mode, budget=80, check_every=4) for mode in ("async", "think", "no_think")}
+    modes = ("async", "think", "no_think")
+    return {mode: reasoner.solve(QUESTION, mode=mode, budget=80, check_every=4) for mode in modes}
 
 
 def tokens(result, stream):

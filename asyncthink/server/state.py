@@ -166,11 +166,12 @@ class ServerState:
         code = "context_length_exceeded"
         listen = (f" and the listening room this server reserves ({self.config.listen_capacity} tokens per "
                   "target)") if self.config.listen_capacity else ""
+        verb = "leave" if listen else "leaves"
         if isinstance(exc, ContextOverflow):
             if exc.room <= 0:
-                return invalid(f"the prompt as the model reads it ({exc.text_positions} positions with the "
-                               f"instructions of the chosen mode){listen} {'leave' if listen else 'leaves'} no room for a completion in the "
-                               f"model's context of {exc.limit} positions; shorten '{messages_param}'",
+                return invalid(f"the prompt as the model reads it ({exc.text_positions} positions, with the chat "
+                               f"template and the mode's own text){listen} {verb} no room for a completion in "
+                               f"the model's context of {exc.limit} positions; shorten '{messages_param}'",
                                messages_param, code=code)
             return invalid(f"'{tokens_param}' is {max_tokens}, but with this prompt at most {exc.room} completion "
                            f"tokens (reasoning and answer together) fit the model's context of {exc.limit} "
@@ -178,9 +179,9 @@ class ServerState:
                            tokens_param, code=code)
         if isinstance(exc, ArenaTooSmall):
             if exc.room < 1:
-                return invalid(f"the prompt as the model reads it{listen} needs {exc.fixed} KV slots, more than "
-                               f"this server's whole KV arena of {exc.capacity} slots; shorten '{messages_param}'",
-                               messages_param, code=code)
+                return invalid(f"the prompt as the model reads it{listen} {verb.replace('leave', 'need')} "
+                               f"{exc.fixed} KV slots, more than this server's whole KV arena of {exc.capacity} "
+                               f"slots; shorten '{messages_param}'", messages_param, code=code)
             return invalid(f"'{tokens_param}' is {max_tokens}: with this prompt the request needs {exc.needed} KV "
                            f"slots (each stream reserves room for up to '{tokens_param}' tokens), more than this "
                            f"server's whole KV arena of {exc.capacity} slots; set '{tokens_param}' to {exc.room} "

@@ -155,10 +155,10 @@ def reserve(table, capacities: dict[str, int]) -> None:
     except ArenaFull:
         for name in allocated:
             table.free(name)
-        needed = sum(capacities.values())
-        raise ArenaFull(f"the KV arena has no room for this session now: it needs {needed} slots ({max(capacities.values())} "
-                        f"in one run), {table.free_slots} of {table.capacity} slots are free; wait for running "
-                        "sessions to finish or give the engine a larger capacity") from None
+        needed, longest = sum(capacities.values()), max(capacities.values())
+        raise ArenaFull(f"the KV arena has no room for this session now: it needs {needed} slots ({longest} in one "
+                        f"run), {table.free_slots} of {table.capacity} slots are free; wait for running sessions "
+                        "to finish or give the engine a larger capacity") from None
 
 
 @dataclass(frozen=True)
