@@ -15,8 +15,9 @@ the engine only packs rows. The bookkeeping here is plain Python.
 
 A submit the arena cannot take *now* raises `ArenaFull` (a SessionError), so a caller such
 as the server can wait for room; one that could never fit, even in an empty arena, raises
-a plain SessionError. Step listeners (`add_step_listener`) are called after every step, from
-the stepping thread, so an asyncio server can wake its streams without a thread per client.
+`ArenaTooSmall` (a plain SessionError). Step listeners (`add_step_listener`) are called after
+every step, from the stepping thread, so an asyncio server can wake its streams without a
+thread per client.
 
     one arena, shared:  [ s1/prompt | s1/thoughts ... | s2/prompt | s2/thoughts ... | free ... ]
 """
@@ -31,7 +32,7 @@ from collections.abc import Callable
 import torch
 
 from .core.runner import Runner
-from .errors import ArenaFull, SessionError
+from .errors import ArenaFull, SessionError  # noqa: F401  (ArenaFull: imported from here by callers)
 from .events import Event
 from .session import Session
 
@@ -67,18 +68,12 @@ class Engine:
     def submit(self, problem: str, **start_kwargs) -> Session:
         """Start a session inside the engine (same options as AsyncReasoner.start).
 
-        Raises ArenaFull when the arena has no room for its blocks right now, and a plain
-        SessionError when it never would (the session needs more than the whole arena)."""
+        Raises ArenaFull when the arena has no room for its blocks right now, and ArenaTooSmall (a
+        plain SessionError) when it never would (the session needs more than the whole arena)."""
         with self._lock:
             name = f"s{self._next_id}"
             self._next_id += 1
-            try:
-                session = self.reasoner.start(problem, runner=self.runner, name=name, **start_kwargs)
-            except ArenaFull as exc:
-                if self.runner.table.free_slots < self.runner.table.capacity:
-                    raise
-                raise SessionError(f"the session can never fit in the engine's KV arena of {self.runner.table.capacity} "
-                                   f"slots ({exc}); lower its token budgets") from None
+            session = self.reasoner.start(problem, runner=self.runner, name=name, **start_kwargs)
             self.sessions[name] = session
         with self._work:
             self._work.notify()

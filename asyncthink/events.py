@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 STATES = ("thinker_only", "thinker_and_writer", "writer_only", "done")
-STOP_REASONS = ("writer_eos", "budget", "writer_budget", "cancelled", "unsafe")
+STOP_REASONS = ("writer_eos", "budget", "max_tokens", "writer_budget", "cancelled", "unsafe")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from .layout import Layout, resolve_layout
 from .sampling import SamplingParams
 from .session import Session
 from .session.fitting import fit_room
+from .session.options import check_max_tokens
 
 
 def resolve_device(device: str) -> str:
@@ -100,6 +101,7 @@ class AsyncReasoner:
         layout: str | Layout | None = None,
         *,
         budget: int | None = None,
+        max_tokens: int | None = None,
         max_thinker_tokens: int | None = None,
         max_writer_tokens: int | None = None,
         thinker: SamplingParams | None = None,
@@ -108,10 +110,12 @@ class AsyncReasoner:
         listen_capacity: int | None = None,
         **options,
     ) -> Session:
-        """Start a session. `budget` (default 4096) caps forward steps; token caps default to the
-        budget; `listen_capacity` (default 256) is the room for heard input per target. What is
-        left out is fitted to the model's context (fitting.py); what is given is kept, and refused
-        with ContextOverflow when it cannot fit.
+        """Start a session. `budget` caps forward steps (default 4096, or with `max_tokens` enough steps
+        to write them all); `max_tokens` caps the thinker's and the writer's tokens together (default: no
+        cap; OpenAI's max_tokens); the per-stream caps `max_thinker_tokens` / `max_writer_tokens`
+        default to the budget, and to no more than `max_tokens`; `listen_capacity` (default 256) is
+        the room for heard input per target. What is left out is fitted to the model's context
+        (fitting.py); what is given is kept, and refused with ContextOverflow when it cannot fit.
 
         `sampling` sets both streams; `thinker` / `writer` override per stream. Every other option
         goes to Session with its default there (session.py): `check_every`, `listen_to`,
@@ -124,12 +128,15 @@ class AsyncReasoner:
             if params is not None and not isinstance(params, SamplingParams):
                 raise SessionError(f"{option} must be a SamplingParams, got {type(params).__name__}")
         resolved = resolve_layout(mode, layout)
-        room = fit_room(self, problem, resolved, budget, max_thinker_tokens, max_writer_tokens, listen_capacity)
+        check_max_tokens(max_tokens)  # before the defaults derived from it
+        room = fit_room(self, problem, resolved, budget, max_thinker_tokens, max_writer_tokens, listen_capacity,
+                        max_tokens)
         return Session(
             self,
             problem,
             resolved,
             budget=room.budget,
+            max_tokens=max_tokens,
             max_thinker_tokens=room.max_thinker_tokens,
             max_writer_tokens=room.max_writer_tokens,
             listen_capacity=room.listen_capacity,

@@ -76,7 +76,7 @@ def _check_freed(engine, batched):
 def test_full_arena_refuses_then_reuses_freed_slots(reasoner):
     engine = Engine(reasoner, capacity=3000)
     first = engine.submit("What is 2 + 3?", budget=800, listen_capacity=0)
-    with pytest.raises(SessionError, match="no free run"):
+    with pytest.raises(SessionError, match="no room for this session now"):
         engine.submit("What is 4 + 5?", budget=800, listen_capacity=0)
     assert engine.active == 1  # the refused session left nothing behind
     start = engine.runner.table[f"{first.name}/prompt"].start

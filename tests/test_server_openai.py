@@ -40,7 +40,7 @@ def client(base_url):
 
 @pytest.fixture(scope="module")
 def oracle(reasoner):
-    return reasoner.solve(QUESTION, budget=24, check_every=4, sampling=SamplingParams())
+    return reasoner.solve(QUESTION, max_tokens=24, check_every=4, sampling=SamplingParams())
 
 
 def stream_parts(client, **kwargs):

@@ -91,7 +91,7 @@ def test_heard_input_then_cancel(server):
         send(ws, "response.create", response={"max_response_output_tokens": 12})
         events = receive_until(ws, "response.done")
         done = events[-1]["response"]
-        assert done["status"] in ("completed", "incomplete") and done["usage"]["steps"] <= 12
+        assert done["status"] in ("completed", "incomplete") and done["usage"]["output_tokens"] <= 12
         assert done["usage"]["input_tokens"] > len("Anna has 3 apples. How many?Actually she has 5.And now?")
         answer = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
         assert done["output"][1]["content"][0]["text"] == answer

@@ -28,7 +28,7 @@ from rich.console import Console
 
 from ..errors import AsyncThinkError
 from ..events import Result
-from .common import random_weights_warning, user_errors
+from .common import error_line, random_weights_warning, user_errors
 from .options import OUTPUT, ListenOptions, SessionOptions, with_options
 from .view import JsonOutput, PlainOutput
 
@@ -40,8 +40,8 @@ if TYPE_CHECKING:
     from ..session import Session
 
 
-def _one_line(exc: Exception) -> str:
-    return " ".join(str(exc).split())
+def _one_line(exc: AsyncThinkError) -> str:
+    return error_line(exc)
 
 
 class ChatOutput(PlainOutput):

@@ -11,20 +11,32 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ..errors import AsyncThinkError
+from ..errors import AsyncThinkError, ContextOverflow
 from ..models.catalog import is_random_spec
 
 if TYPE_CHECKING:
     from ..reasoner import AsyncReasoner
 
 
+# the start() options `run` and `chat` take as flags (--max-tokens, --budget, ...)
+SESSION_FLAGS = ("max_tokens", "budget", "max_thinker_tokens", "max_writer_tokens", "listen_capacity")
+
+
+def error_line(exc: AsyncThinkError, flags: tuple[str, ...] = SESSION_FLAGS) -> str:
+    """The error as one line; a context overflow names the command's flags (`--budget`), not start()'s
+    keywords, and only those of `flags` (the options this command has)."""
+    if isinstance(exc, ContextOverflow):
+        return exc.explain(lambda option: f"--{option.replace('_', '-')}" if option in flags else None)
+    return " ".join(str(exc).split())
+
+
 @contextmanager
-def user_errors():
+def user_errors(flags: tuple[str, ...] = SESSION_FLAGS):
     """Translate user errors into one line and an exit code; bugs keep their traceback."""
     try:
         yield
     except AsyncThinkError as exc:
-        typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
+        typer.echo(f"error: {error_line(exc, flags)}", err=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         # Ctrl-C outside the session loop (e.g. while loading): click would say "Aborted!" and exit 1

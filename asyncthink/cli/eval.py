@@ -141,7 +141,7 @@ def eval_command(
     """Run a benchmark: one result file per sample and configuration; resumes; shards across GPUs/nodes."""
     options = dict(locals())
 
-    with user_errors():
+    with user_errors(flags=("budget", "max_thinker_tokens", "max_writer_tokens")):
         _eval(**options)
 
 

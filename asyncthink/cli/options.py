@@ -51,7 +51,10 @@ class SessionOptions:
     layout: Annotated[str | None, typer.Option(show_default="independent", rich_help_panel=GENERATION,
                                                   help="independent or interleaved; async mode only.")] = None
     budget: Annotated[int | None, typer.Option(min=1, rich_help_panel=GENERATION, show_default="4096",
-                                                  help="Maximum forward steps.")] = None
+                                                  help="Maximum forward steps (with --max-tokens: by default "
+                                                  "enough steps to write them all).")] = None
+    max_tokens: Annotated[int | None, typer.Option(min=1, rich_help_panel=GENERATION, show_default="no cap",
+                                                      help="Cap on thought and answer tokens together.")] = None
     max_thinker_tokens: Annotated[int | None, typer.Option(min=1, show_default="budget", rich_help_panel=GENERATION,
                                                               help="Cap on thought tokens.")] = None
     max_writer_tokens: Annotated[int | None, typer.Option(min=1, show_default="budget", rich_help_panel=GENERATION,
@@ -103,7 +106,7 @@ class SessionOptions:
     def start_kwargs(self) -> dict[str, Any]:
         from ..sampling import SamplingParams
 
-        return {"mode": self.mode, "layout": self.layout, "budget": self.budget,
+        return {"mode": self.mode, "layout": self.layout, "budget": self.budget, "max_tokens": self.max_tokens,
                 "max_thinker_tokens": self.max_thinker_tokens, "max_writer_tokens": self.max_writer_tokens,
                 "check_every": self.check_every, "hold_writer_steps": self.hold_writer_steps,
                 "safety_check_every": self.safety_check_every, "entropy_pause": self.entropy_pause,

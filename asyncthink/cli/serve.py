@@ -56,7 +56,8 @@ def serve(
     max_body_bytes: Annotated[int, typer.Option(min=1024, rich_help_panel=LIMITS,
                                                 help="Largest request body / WebSocket message.")] = 1 << 20,
     default_max_tokens: Annotated[int, typer.Option(min=1, rich_help_panel=LIMITS,
-                                                    help="Forward steps when a request sets no max_tokens.")] = 512,
+                                                    help="Completion tokens (thinker and writer together) when a request sets "
+                                                    "no max_tokens.")] = 512,
     listen_capacity: Annotated[int, typer.Option(min=0, rich_help_panel=LIMITS,
                                                  help="Tokens reserved per session for heard input.")] = 256,
     prefill_chunk: Annotated[int, typer.Option(min=0, rich_help_panel=LIMITS,

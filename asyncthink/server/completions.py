@@ -57,7 +57,7 @@ async def chat_completions(request: Request, state: ServerState):
     chat = validate_chat_request(payload)
     check_model(state, chat.model)
     opened = await _open_unless_gone(request, state.open_session(
-        chat.problem(), chat.start_kwargs(state.config.default_max_tokens), chat.budget_param))
+        chat.problem(), chat.start_kwargs(state.config.default_max_tokens), chat.tokens_param))
     if opened is None:  # the client left while waiting for room: nothing was started, nobody to answer
         return Response(status_code=499)
     run = CompletionRun(opened.session, completion_id=f"chatcmpl-{uuid.uuid4().hex}", model=chat.model,

@@ -8,10 +8,11 @@ spelling (`messages[0].content`, `stream_options.include_usage`). Limits that de
 model (context length, KV arena) are checked later, at admission (completions.py).
 
 Parameters: the usual OpenAI ones (below) plus asyncthink extensions, documented in the
-README: `mode`, `layout`, `check_every`, `max_thinker_tokens`, `max_writer_tokens`, `top_k`,
-`reasoning_field`; vLLM's `chat_template_kwargs.enable_thinking` (false: mode no_think).
-`max_completion_tokens` (or the older `max_tokens`) caps the forward steps
-of the session; each stream then writes at most that many tokens.
+README: `mode`, `layout`, `check_every`, `max_steps`, `max_thinker_tokens`, `max_writer_tokens`,
+`top_k`, `reasoning_field`; vLLM's `chat_template_kwargs.enable_thinking` (false: mode no_think).
+`max_completion_tokens` (or the older `max_tokens`) caps the completion tokens as OpenAI counts
+them: the thinker's and the writer's together (the session's `max_tokens`); `max_steps` caps the
+session's forward steps (the library's `budget`).
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ class ChatRequest(_Strict):
     mode: Literal[MODES] | None = None
     layout: Literal["independent", "interleaved"] | None = None
     check_every: int | None = Field(None, ge=1)
+    max_steps: int | None = Field(None, ge=1)
     max_thinker_tokens: int | None = Field(None, ge=1)
     max_writer_tokens: int | None = Field(None, ge=1)
     top_k: int | None = Field(None, ge=0)
@@ -104,11 +106,8 @@ class ChatRequest(_Strict):
     chat_template_kwargs: ChatTemplateKwargs | None = None  # enable_thinking false = mode no_think
 
     @property
-    def budget(self) -> int | None:
-        return self.max_completion_tokens or self.max_tokens
-
-    @property
-    def budget_param(self) -> str:
+    def tokens_param(self) -> str:
+        """The field that sets the completion-token cap, as the request spells it."""
         return "max_completion_tokens" if self.max_completion_tokens else "max_tokens"
 
     def stop_sequences(self) -> list[str]:
@@ -118,13 +117,17 @@ class ChatRequest(_Strict):
         return render_conversation([(m.role, m.text()) for m in self.messages])
 
     def start_kwargs(self, default_max_tokens: int) -> dict[str, Any]:
-        """Engine.submit options; sampling defaults to greedy (temperature 0), as the library does."""
-        kwargs = {"budget": self.budget or default_max_tokens,
+        """Engine.submit options; sampling defaults to greedy (temperature 0), as the library does.
+        `max_tokens` caps both streams' tokens together; the step budget is the library's default for
+        it (enough steps to write them all) unless `max_steps` sets it."""
+        kwargs = {"max_tokens": self.max_completion_tokens or self.max_tokens or default_max_tokens,
                   "sampling": SamplingParams(temperature=self.temperature or 0.0, top_p=self.top_p or 1.0,
                                              top_k=self.top_k or 0, seed=self.seed)}
         for option in ("mode", "layout", "check_every", "max_thinker_tokens", "max_writer_tokens"):
             if getattr(self, option) is not None:
                 kwargs[option] = getattr(self, option)
+        if self.max_steps is not None:
+            kwargs["budget"] = self.max_steps
         if self.chat_template_kwargs is not None and self.chat_template_kwargs.enable_thinking is False:
             kwargs["mode"] = "no_think"
         return kwargs

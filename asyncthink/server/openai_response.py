@@ -19,8 +19,8 @@ from ..events import Event
 from ..session import Session
 from .stops import StopMatcher
 
-FINISH_REASONS = {"writer_eos": "stop", "stop_sequence": "stop", "budget": "length", "writer_budget": "length",
-                  "cancelled": "stop"}
+FINISH_REASONS = {"writer_eos": "stop", "stop_sequence": "stop", "max_tokens": "length", "budget": "length",
+                  "writer_budget": "length", "cancelled": "stop"}
 
 
 class CompletionRun:

@@ -43,8 +43,9 @@ from .state import ServerState, session_events
 
 log = logging.getLogger(__name__)
 
-STATUS = {"writer_eos": ("completed", None), "budget": ("incomplete", "max_output_tokens"),
-          "writer_budget": ("incomplete", "max_output_tokens"), "cancelled": ("cancelled", "client_cancelled")}
+STATUS = {"writer_eos": ("completed", None), "max_tokens": ("incomplete", "max_output_tokens"),
+          "budget": ("incomplete", "max_output_tokens"), "writer_budget": ("incomplete", "max_output_tokens"),
+          "cancelled": ("cancelled", "client_cancelled")}
 
 
 class _Strict(BaseModel):
@@ -63,6 +64,7 @@ class Settings(_Strict):
     mode: Literal[MODES] | None = None
     layout: Literal["independent", "interleaved"] | None = None
     check_every: int | None = Field(None, ge=1)
+    max_steps: int | None = Field(None, ge=1)
     max_thinker_tokens: int | None = Field(None, ge=1)
     max_writer_tokens: int | None = Field(None, ge=1)
     listen_to: Literal[TARGETS] | None = None
@@ -246,15 +248,18 @@ class RealtimeConnection:
     # ---- one response ----------------------------------------------------------------
 
     async def _respond(self, problem: str, settings: Settings, queued: Queued) -> None:
-        options = {"budget": settings.max_response_output_tokens or self.state.config.default_max_tokens,
+        # max_response_output_tokens caps both streams' tokens together; max_steps (the library's budget) the steps
+        options = {"max_tokens": settings.max_response_output_tokens or self.state.config.default_max_tokens,
                    "sampling": SamplingParams(temperature=settings.temperature or 0.0, top_p=settings.top_p or 1.0,
                                               top_k=settings.top_k or 0, seed=settings.seed)}
         for option in ("mode", "layout", "check_every", "max_thinker_tokens", "max_writer_tokens", "listen_to",
                        "listen_hold", "on_input"):
             if getattr(settings, option) is not None:
                 options[option] = getattr(settings, option)
+        if settings.max_steps is not None:
+            options["budget"] = settings.max_steps
         try:
-            opened = await self.state.open_session(problem, options, "max_response_output_tokens")
+            opened = await self.state.open_session(problem, options, "max_response_output_tokens", "item.content")
         except asyncio.CancelledError:
             if not queued.cancelled:
                 raise  # the connection is closing

@@ -2,7 +2,8 @@
 signal, admission, and the completions now running (so input can be heard into them).
 
     ServerState.open_session(problem, options)
-        ─▶ context checks (prompt and budget against the model's context)   400 naming the field
+        ─▶ context checks (the prompt, then every view against the model's  400 naming the field
+           context, and the session against the whole KV arena)             (max_tokens or messages)
         ─▶ Admission.admit ─▶ Engine.submit in a worker thread               429 / 503 when full
         ─▶ the running Session (the engine's thread steps it with all the others)
 """
@@ -18,7 +19,7 @@ from typing import Any
 
 from ..core.adapter import model_shape
 from ..engine import ArenaFull, Engine
-from ..errors import ContextOverflow, SessionError
+from ..errors import ArenaTooSmall, ContextOverflow, SessionError
 from ..events import Event
 from ..reasoner import AsyncReasoner
 from ..session import Session
@@ -37,7 +38,7 @@ class ServerConfig:
     max_waiting: int = 64  # requests that may wait for room; beyond: 429
     queue_timeout: float = 30.0  # seconds a request may wait for room; beyond: 503
     max_body_bytes: int = 1 << 20  # request bodies and WebSocket messages
-    default_max_tokens: int = 512  # forward steps when a request gives no max_tokens
+    default_max_tokens: int = 512  # completion tokens (thinker + writer) when a request gives no max_tokens
     reasoning_field: str = "both"  # where thinker text goes: reasoning, reasoning_content, both, none
     listen_capacity: int = 256  # tokens reserved per session for heard input (per target)
     prefill_chunk: int | None = 256  # prompt tokens per pass: a newcomer stalls running streams briefly, often
@@ -123,42 +124,69 @@ class ServerState:
         except SessionError as exc:
             raise invalid(" ".join(str(exc).split()), param) from None
 
-    async def open_session(self, problem: str, options: dict[str, Any], budget_param: str) -> OpenedSession:
-        """Admit a session for `problem`; `budget_param` is the request field that set options["budget"]."""
+    async def open_session(self, problem: str, options: dict[str, Any], tokens_param: str,
+                           messages_param: str = "messages") -> OpenedSession:
+        """Admit a session for `problem`; `tokens_param` is the request field that set options["max_tokens"]
+        (or would have: the server's default), `messages_param` the one that holds the problem's text."""
         prompt_tokens = 0
 
         def start() -> Session:
             nonlocal prompt_tokens
             self.check_engine()
-            prompt_tokens = self._check_context(problem, options["budget"], budget_param)
+            prompt_tokens = self._check_prompt(problem, messages_param)
             try:
                 return self.engine.submit(problem, listen_capacity=self.config.listen_capacity, **options)
             except ArenaFull:
                 raise
-            except SessionError as exc:  # options are validated, so what is left is budget vs context or arena
-                # the input with the layout's own text alone overflows: the messages are at fault, not the budget
-                param = "messages" if isinstance(exc, ContextOverflow) and exc.text_positions >= exc.limit else budget_param
-                raise invalid(" ".join(str(exc).split()), param, code="context_length_exceeded") from None
+            except SessionError as exc:  # options are validated, so what is left is context or arena room
+                raise self._refusal(exc, options["max_tokens"], tokens_param, messages_param) from None
 
         self.check_engine()
         began = time.perf_counter()
         session = await self.admission.admit(start)
         return OpenedSession(session, prompt_tokens, time.perf_counter() - began)
 
-    def _check_context(self, problem: str, budget: int, budget_param: str) -> int:
+    def _check_prompt(self, problem: str, param: str) -> int:
+        """The prompt's tokens; a 400 when the prompt alone is beyond the model's context (every view holds it)."""
         context = getattr(self.reasoner.model.config, "max_position_embeddings", None)
         if context and len(problem) > context * self.longest_token * 4:  # (as in hear: no need to tokenize)
             raise invalid(f"the prompt is {len(problem)} characters, more than the model's context of {context} "
-                          "tokens could ever hold; shorten the messages", "messages", code="context_length_exceeded")
+                          f"tokens could ever hold; shorten '{param}'", param, code="context_length_exceeded")
         prompt_tokens = len(self.reasoner.tokenizer.encode(problem, add_special_tokens=False))
         if context and prompt_tokens >= context:
             raise invalid(f"the prompt is {prompt_tokens} tokens, beyond the model's context of {context} tokens; "
-                          "shorten the messages", "messages", code="context_length_exceeded")
-        if context and prompt_tokens + budget > context:
-            raise invalid(f"'{budget_param}' is {budget}: with the prompt's {prompt_tokens} tokens that can never fit "
-                          f"the model's context of {context} tokens; lower it", budget_param,
-                          code="context_length_exceeded")
+                          f"shorten '{param}'", param, code="context_length_exceeded")
         return prompt_tokens
+
+    def _refusal(self, exc: SessionError, max_tokens: int, tokens_param: str, messages_param: str) -> APIError:
+        """The 400 for a session the model's context or the KV arena could never hold, naming the field
+        to change: the token cap when lowering it is enough (with the largest value that fits), else the
+        messages. A view holds both streams' tokens, at most `max_tokens` of them together; the arena
+        reserves room for up to `max_tokens` per stream that writes (until the paged arena)."""
+        code = "context_length_exceeded"
+        listen = (f" and the listening room this server reserves ({self.config.listen_capacity} tokens per "
+                  "target)") if self.config.listen_capacity else ""
+        verb = "leave" if listen else "leaves"
+        if isinstance(exc, ContextOverflow):
+            if exc.room <= 0:
+                return invalid(f"the prompt as the model reads it ({exc.text_positions} positions, with the chat "
+                               f"template and the mode's own text){listen} {verb} no room for a completion in "
+                               f"the model's context of {exc.limit} positions; shorten '{messages_param}'",
+                               messages_param, code=code)
+            return invalid(f"'{tokens_param}' is {max_tokens}, but with this prompt at most {exc.room} completion "
+                           f"tokens (reasoning and answer together) fit the model's context of {exc.limit} "
+                           f"positions; set '{tokens_param}' to {exc.room} or less, or shorten '{messages_param}'",
+                           tokens_param, code=code)
+        if isinstance(exc, ArenaTooSmall):
+            if exc.room < 1:
+                return invalid(f"the prompt as the model reads it{listen} {verb.replace('leave', 'need')} "
+                               f"{exc.fixed} KV slots, more than this server's whole KV arena of {exc.capacity} "
+                               f"slots; shorten '{messages_param}'", messages_param, code=code)
+            return invalid(f"'{tokens_param}' is {max_tokens}: with this prompt the request needs {exc.needed} KV "
+                           f"slots (each stream reserves room for up to '{tokens_param}' tokens), more than this "
+                           f"server's whole KV arena of {exc.capacity} slots; set '{tokens_param}' to {exc.room} "
+                           "or less", tokens_param, code=code)
+        return invalid(" ".join(str(exc).split()))
 
 
 def kv_arena_bytes(model, capacity: int) -> int:

@@ -5,10 +5,19 @@ any model, not only on those with room for the default 4096-token caps and liste
     what the user left out (token caps, listening room) ─▶ defaults ─▶ scaled down together,
         by one factor, until the longest view fits max_position_embeddings
 
-The token caps default to the budget; a budget the user set is a request, so caps derived
-from it are kept too. Only defaults shrink: when what the user asked for (or the input)
-does not fit, Session refuses it with ContextOverflow, exactly as without fitting. The
-step budget itself takes no positions and keeps its default.
+The token caps default to the budget (and to no more than `max_tokens`, the cap on both
+streams together); a budget or `max_tokens` the user set is a request, so caps derived from
+it are kept too. Only defaults shrink: when what the user asked for (or the input) does not
+fit, Session refuses it with ContextOverflow (`overflow` below), exactly as without fitting.
+The step budget itself takes no positions and keeps its default.
+
+check_room() refuses a session whose views could outgrow the context (ContextOverflow) or whose
+blocks an engine's whole arena could never hold (ArenaTooSmall), naming options, never blocks,
+and the largest max_tokens that would fit; reserve() allocates the blocks in a shared arena.
+
+A view's length is counted in two parts: `fixed` positions (block texts, the control cue, the
+listening room) and `written` ones (what the streams may write into the view's blocks: each
+stream's cap, and all of them together at most `max_tokens`).
 """
 
 from __future__ import annotations
@@ -16,26 +25,140 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..errors import ArenaFull, ArenaTooSmall, ContextOverflow
 from ..layout import CONTROL, SAFETY, THINKER, WRITER, Layout
 from .options import check_utf8
 
 DEFAULT_BUDGET = 4096
 DEFAULT_LISTEN_CAPACITY = 256
+# steps that write no token: the one where the thinker closes its thinking (or meets its cap) and the
+# one where the writer ends its turn; every other step writes at least one token
+SILENT_STEPS = 2
+
+
+def default_budget(max_tokens: int | None) -> int:
+    """Steps when the user gives none: 4096, or with `max_tokens` just enough to write them all."""
+    return DEFAULT_BUDGET if max_tokens is None else max_tokens + SILENT_STEPS
+
+
+def _fixed_room(layout: Layout, cue_length: int, listen_capacity: int) -> dict[str, int]:
+    """Positions blocks reserve beyond their text whatever the streams write: heard input, the cue."""
+    room = {layout.input_block: listen_capacity, layout.writes.get(CONTROL): cue_length,
+            layout.writes.get(SAFETY): cue_length}
+    if THINKER in layout.writes:
+        room[layout.writes[THINKER]] = listen_capacity  # input heard into the thoughts
+    return room
+
+
+def _stream_room(layout: Layout, max_thinker_tokens: int, max_writer_tokens: int,
+                 max_tokens: int | None) -> dict[str, int]:
+    """Positions each stream may write into its block: its cap, and never more than `max_tokens`."""
+    cap = (lambda n: n) if max_tokens is None else (lambda n: min(n, max_tokens))
+    room = {layout.writes[WRITER]: cap(max_writer_tokens)}
+    if THINKER in layout.writes:
+        room[layout.writes[THINKER]] = cap(max_thinker_tokens)
+    return room
 
 
 def block_capacities(layout: Layout, text_lengths: dict[str, int], cue_length: int, max_thinker_tokens: int,
-                     max_writer_tokens: int, listen_capacity: int) -> dict[str, int]:
+                     max_writer_tokens: int, listen_capacity: int, max_tokens: int | None = None) -> dict[str, int]:
     """Positions each block reserves: its initial text plus what the streams, the control cue and
     heard input (`listen_capacity` per target) may add to it."""
-    room = {layout.writes.get(THINKER): max_thinker_tokens + listen_capacity,
-            layout.writes[WRITER]: max_writer_tokens, layout.input_block: listen_capacity,
-            layout.writes.get(CONTROL): cue_length, layout.writes.get(SAFETY): cue_length}
-    return {n: length + room.get(n, 0) for n, length in text_lengths.items()}
+    fixed = _fixed_room(layout, cue_length, listen_capacity)
+    written = _stream_room(layout, max_thinker_tokens, max_writer_tokens, max_tokens)
+    return {n: length + fixed.get(n, 0) + written.get(n, 0) for n, length in text_lengths.items()}
 
 
-def view_lengths(layout: Layout, capacities: dict[str, int]) -> dict[str, int]:
-    """The most positions each stream's view can reach with these block capacities."""
-    return {stream: sum(capacities[b] for b in view) for stream, view in layout.views.items()}
+@dataclass(frozen=True)
+class ViewRoom:
+    text: int  # the view's block texts (the input and the layout's own text)
+    fixed: int  # text + the control cue + listening room
+    written: int  # the most the streams can write into the view's blocks
+
+    @property
+    def longest(self) -> int:
+        return self.fixed + self.written
+
+
+def view_rooms(layout: Layout, text_lengths: dict[str, int], cue_length: int, max_thinker_tokens: int,
+               max_writer_tokens: int, listen_capacity: int, max_tokens: int | None = None) -> dict[str, ViewRoom]:
+    """The most positions each stream's view can reach, split as ViewRoom says."""
+    fixed = _fixed_room(layout, cue_length, listen_capacity)
+    written = _stream_room(layout, max_thinker_tokens, max_writer_tokens, max_tokens)
+    rooms = {}
+    for stream, view in layout.views.items():
+        text = sum(text_lengths[b] for b in view)
+        streams = sum(written.get(b, 0) for b in view)
+        rooms[stream] = ViewRoom(text, text + sum(fixed.get(b, 0) for b in view),
+                                 streams if max_tokens is None else min(streams, max_tokens))
+    return rooms
+
+
+def overflow(rooms: dict[str, ViewRoom], limit: int | None) -> ContextOverflow | None:
+    """The error for views that could outgrow `limit` positions (None when all fit): it names the
+    longest such view and `room`, the most thought and answer tokens that fit in every view (so
+    max_tokens=room always fits; <= 0 when the text and listening room alone leave none)."""
+    over = {s: r for s, r in rooms.items() if limit and r.longest > limit}
+    if not over:
+        return None
+    stream = max(over, key=lambda s: over[s].longest)
+    return ContextOverflow(stream, over[stream].longest, limit, max(r.text for r in over.values()),
+                           min(limit - r.fixed for r in over.values()))
+
+
+def too_big(capacity: int, needed: int, fixed: int, stream_caps: list[int]) -> ArenaTooSmall | None:
+    """The error for a session of `needed` slots that a whole arena of `capacity` could never hold
+    (None when it could): `fixed` of them are its texts and listening room, the rest its streams'
+    room (`stream_caps`); its `room` is the largest max_tokens that would fit."""
+    if needed <= capacity:
+        return None
+    fits = lambda m: fixed + sum(min(c, m) for c in stream_caps) <= capacity  # noqa: E731
+    low, high = 0, capacity  # the largest max_tokens that fits: fits(low), not fits(high + 1)
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if fits(mid) else (low, mid - 1)
+    fix = ("shorten the input or lower listen_capacity=" if low < 1 else
+           f"set max_tokens= to {low} or less (each stream reserves room for up to that many), or lower "
+           "budget= (the default of the per-stream caps), max_thinker_tokens=, max_writer_tokens= or "
+           "listen_capacity=")
+    return ArenaTooSmall(f"the session needs {needed} KV slots (its texts, token caps and listening room), more "
+                         f"than the engine's whole KV arena of {capacity} slots; {fix}, or give the engine a "
+                         "larger capacity", needed, capacity, fixed, low)
+
+
+def check_room(layout: Layout, texts: dict[str, int], cue_length: int, max_thinker_tokens: int,
+               max_writer_tokens: int, listen_capacity: int, max_tokens: int | None, limit: int | None,
+               arena: int | None) -> dict[str, int]:
+    """The blocks' capacities, once the views fit the model's context of `limit` positions and the
+    blocks an arena of `arena` slots (None: one made to measure). Of the two refusals the one with the
+    smaller room is raised, so the max_tokens it names satisfies both."""
+    caps = (max_thinker_tokens, max_writer_tokens, listen_capacity, max_tokens)
+    capacities = block_capacities(layout, texts, cue_length, *caps)
+    refusals = [overflow(view_rooms(layout, texts, cue_length, *caps), limit)]
+    if arena is not None:
+        fixed = sum(block_capacities(layout, texts, cue_length, 0, 0, listen_capacity).values())
+        streams = [max_writer_tokens, *([max_thinker_tokens] if THINKER in layout.writes else [])]
+        refusals.append(too_big(arena, sum(capacities.values()), fixed, streams))
+    refusals = [r for r in refusals if r is not None]
+    if refusals:
+        raise min(refusals, key=lambda r: r.room)
+    return capacities
+
+
+def reserve(table, capacities: dict[str, int]) -> None:
+    """Allocate a session's blocks (arena name -> slots) in a shared arena that could hold them, all or
+    none; ArenaFull (naming no block) when it has no room now."""
+    allocated = []
+    try:
+        for name, size in capacities.items():
+            allocated.append(table.allocate(name, size).name)
+    except ArenaFull:
+        for name in allocated:
+            table.free(name)
+        needed, longest = sum(capacities.values()), max(capacities.values())
+        raise ArenaFull(f"the KV arena has no room for this session now: it needs {needed} slots ({longest} in one "
+                        f"run), {table.free_slots} of {table.capacity} slots are free; wait for running sessions "
+                        "to finish or give the engine a larger capacity") from None
 
 
 @dataclass(frozen=True)
@@ -47,14 +170,16 @@ class Room:
 
 
 def fit_room(reasoner, problem: str, layout: Layout, budget: int | None, max_thinker_tokens: int | None,
-             max_writer_tokens: int | None, listen_capacity: int | None) -> Room:
+             max_writer_tokens: int | None, listen_capacity: int | None, max_tokens: int | None = None) -> Room:
     """The session's caps: the user's values, and defaults for the rest fitted to the model."""
-    steps = DEFAULT_BUDGET if budget is None else budget
-    caps = Room(steps, steps if max_thinker_tokens is None else max_thinker_tokens,
-                steps if max_writer_tokens is None else max_writer_tokens,
+    steps = default_budget(max_tokens if type(max_tokens) is int else None) if budget is None else budget
+    derived = steps if type(max_tokens) is not int or type(steps) is not int else min(steps, max_tokens)
+    caps = Room(steps, derived if max_thinker_tokens is None else max_thinker_tokens,
+                derived if max_writer_tokens is None else max_writer_tokens,
                 DEFAULT_LISTEN_CAPACITY if listen_capacity is None else listen_capacity)
-    free = {"max_thinker_tokens": budget is None and max_thinker_tokens is None,
-            "max_writer_tokens": budget is None and max_writer_tokens is None,
+    asked = budget is not None or max_tokens is not None  # caps derived from what the user asked for are kept
+    free = {"max_thinker_tokens": not asked and max_thinker_tokens is None,
+            "max_writer_tokens": not asked and max_writer_tokens is None,
             "listen_capacity": listen_capacity is None}
     limit = getattr(reasoner.model.config, "max_position_embeddings", None)
     numbers = (caps.budget, caps.max_thinker_tokens, caps.max_writer_tokens, caps.listen_capacity)
@@ -68,8 +193,9 @@ def fit_room(reasoner, problem: str, layout: Layout, budget: int | None, max_thi
     cue = len(tok.encode(layout.cue(fmt), add_special_tokens=False))
 
     def longest(room: Room) -> dict[str, int]:
-        return view_lengths(layout, block_capacities(layout, texts, cue, room.max_thinker_tokens,
-                                                     room.max_writer_tokens, room.listen_capacity))
+        rooms = view_rooms(layout, texts, cue, room.max_thinker_tokens, room.max_writer_tokens,
+                           room.listen_capacity, max_tokens)
+        return {s: r.longest for s, r in rooms.items()}
 
     full = longest(caps)
     if max(full.values()) <= limit:

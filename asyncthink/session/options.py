@@ -29,12 +29,19 @@ def check_utf8(text: str, what: str) -> None:
                            "pass UTF-8 text") from None
 
 
-def check_options(problem, layout: Layout, *, budget, max_thinker_tokens, max_writer_tokens, check_every,
+def check_max_tokens(max_tokens) -> None:
+    """Checked before the defaults derived from it (the budget, the per-stream caps) are."""
+    if max_tokens is not None and (type(max_tokens) is not int or max_tokens < 1):
+        raise SessionError(f"max_tokens must be a positive integer (or None: no cap), got {max_tokens!r}")
+
+
+def check_options(problem, layout: Layout, *, budget, max_tokens, max_thinker_tokens, max_writer_tokens, check_every,
                   listen_capacity, hold_writer_steps, safety_check_every, prefill_chunk, entropy_pause,
                   on_input) -> None:
     if not isinstance(problem, str) or not problem.strip():
         raise SessionError("the problem text is empty; pass the question to answer")
     check_utf8(problem, "the problem text")
+    check_max_tokens(max_tokens)
     for option, value in (("budget", budget), ("max_thinker_tokens", max_thinker_tokens),
                           ("max_writer_tokens", max_writer_tokens), ("check_every", check_every)):
         if not isinstance(value, int) or value < 1:

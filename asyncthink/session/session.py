@@ -7,7 +7,8 @@ States (DESIGN.md section 2):
         │
         └─ thinker writes </think> or fills its budget ─▶ writer_only ─▶ done
                                                           (writer end-of-turn, writer
-                                                           budget, step budget, cancel)
+                                                           budget, step budget, max_tokens
+                                                           of both streams, cancel)
 
 Every step is one packed forward pass: the thinker's next token, the writer's next
 token (when active) and, when due, the control question's cue in the scratch block. The
@@ -37,13 +38,13 @@ import torch
 from ..core.plan import Chunk
 from ..core.runner import Runner
 from ..detokenize import Detokenizer
-from ..errors import ContextOverflow, SessionError
+from ..errors import SessionError
 from ..events import Event, Metrics, Result
 from ..layout import CONTROL, SAFETY, THINKER, WRITER, Layout
 from ..listening import Inbox
 from ..sampling import SamplingParams, StreamSampler, YesNoReader, forbidden_ids
 from .feeding import Feeding
-from .fitting import block_capacities, view_lengths
+from .fitting import check_room, reserve
 from .intake import Intake
 from .options import check_listen_args, check_options
 from .transitions import Transitions
@@ -57,6 +58,7 @@ class Session(Feeding, Intake, Transitions):
         layout: Layout,
         *,
         budget: int,
+        max_tokens: int | None = None,
         max_thinker_tokens: int,
         max_writer_tokens: int,
         check_every: int = 20,
@@ -76,7 +78,13 @@ class Session(Feeding, Intake, Transitions):
         runner: Runner | None = None,
         name: str = "",
     ):
-        """`cache_question`: the control question's text is computed at the first check and reused
+        """`budget`: forward steps; `max_tokens`: thinker and writer tokens together (None: no cap but
+        the per-stream caps and the budget), exact even when both streams write in the same step: when
+        one token of room is left for two, the writer's is kept and the thinker's dropped (stop reason
+        "max_tokens"). The streams' blocks reserve no more than `max_tokens` positions each, and a view
+        holding both counts at most `max_tokens` of them against the model's context.
+
+        `cache_question`: the control question's text is computed at the first check and reused
         (shifted) afterwards, so a check recomputes only the short cue (layout.py); False recomputes
         the whole question at every check, so every question token sees the current context.
 
@@ -91,7 +99,7 @@ class Session(Feeding, Intake, Transitions):
 
         With `runner`, the session's blocks are allocated (as "<name>/<block>") in that shared
         runner's arena and an engine drives it (engine.py); otherwise it owns a runner."""
-        check_options(problem, layout, budget=budget, max_thinker_tokens=max_thinker_tokens,
+        check_options(problem, layout, budget=budget, max_tokens=max_tokens, max_thinker_tokens=max_thinker_tokens,
                       max_writer_tokens=max_writer_tokens, check_every=check_every, listen_capacity=listen_capacity,
                       hold_writer_steps=hold_writer_steps, safety_check_every=safety_check_every,
                       prefill_chunk=prefill_chunk, entropy_pause=entropy_pause, on_input=on_input)
@@ -101,15 +109,16 @@ class Session(Feeding, Intake, Transitions):
         tok, fmt = reasoner.tokenizer, reasoner.chat_format
         self.layout = layout
         self.tokenizer = tok
-        self.budget, self.check_every = budget, check_every
+        self.budget, self.max_tokens, self.check_every = budget, max_tokens, check_every
         self.block_ids = {n: tok.encode(t, add_special_tokens=False) for n, t in layout.texts(problem, fmt).items()}
         self.cue_ids = tok.encode(layout.cue(fmt), add_special_tokens=False)
         self.cache_question = cache_question
         self.hold_writer_steps, self.safety_check_every, self.entropy_pause = (
             hold_writer_steps, safety_check_every, entropy_pause)
-        capacities = block_capacities(layout, {n: len(ids) for n, ids in self.block_ids.items()}, len(self.cue_ids),
-                                      max_thinker_tokens, max_writer_tokens, listen_capacity)
-        self._check_context(reasoner.model, capacities)
+        capacities = check_room(layout, {n: len(ids) for n, ids in self.block_ids.items()}, len(self.cue_ids),
+                                max_thinker_tokens, max_writer_tokens, listen_capacity, max_tokens,
+                                getattr(reasoner.model.config, "max_position_embeddings", None),
+                                None if runner is None else runner.table.capacity)
         self.shared = runner is not None
         prefix = f"{name}/" if self.shared else ""
         self.name = name
@@ -117,14 +126,7 @@ class Session(Feeding, Intake, Transitions):
         self.views = {s: tuple(self.block[b] for b in v) for s, v in layout.views.items()}
         self.writes = {s: self.block[b] for s, b in layout.writes.items()}
         if self.shared:
-            allocated = []
-            try:
-                for b, size in capacities.items():
-                    allocated.append(runner.table.allocate(self.block[b], size).name)
-            except SessionError:
-                for b in allocated:
-                    runner.table.free(b)
-                raise
+            reserve(runner.table, {self.block[b]: size for b, size in capacities.items()})
             self.runner = runner
         else:
             self.runner = Runner(reasoner.model, capacities, naive_attention=naive_attention, decode=reasoner.decode)
@@ -166,17 +168,6 @@ class Session(Feeding, Intake, Transitions):
         self._new_events = threading.Condition(self._lock)
         self._cancel = threading.Event()
         self._t0: float | None = None
-
-    def _check_context(self, model, capacities: dict[str, int]) -> None:
-        limit = getattr(model.config, "max_position_embeddings", None)
-        for stream, longest in view_lengths(self.layout, capacities).items():
-            view = self.layout.views[stream]
-            if limit and longest > limit:
-                text = sum(len(self.block_ids[b]) for b in view)
-                fix = "shorten the input" if text >= limit else "lower the token budgets or shorten the input"
-                raise ContextOverflow(
-                    f"the {stream} view could reach {longest} positions, beyond the model's "
-                    f"max_position_embeddings={limit}; {fix}", text, limit)
 
     # ---- public surface -------------------------------------------------------------
 
@@ -342,12 +333,11 @@ class Session(Feeding, Intake, Transitions):
                 self._on_control(*picked[CONTROL])
             if SAFETY in active:
                 self._on_safety(*picked[SAFETY])
-            if THINKER in picked:
-                self._on_thinker(*picked[THINKER])
-            if WRITER in picked and not self.done:
-                self._on_writer(int(picked[WRITER][0]))
+            self._on_tokens(picked.get(THINKER), picked.get(WRITER))
             if active:  # a pass that only prefilled (chunked prefill) is not one of the session's steps
                 self.steps += 1
+            if not self.done and self._room() <= 0:
+                self._finish("max_tokens")
             if not self.done and self.steps >= self.budget:
                 self._finish("budget")
 

@@ -5,16 +5,43 @@
     control answer  yes ─▶ thinker_and_writer (unless held); no ─▶ thinker_only
     safety answer   unsafe ─▶ thinker_only (or done, "unsafe", once thinking is over)
     writer token    end of turn ─▶ done; a paragraph end ─▶ thinker_only (ask again)
+    max_tokens      both streams' tokens together reach it ─▶ done (when one token of room is left
+                    and both would write, the writer's is kept, the thinker's dropped)
 
 A mixin of Session; events are appended through Session._event.
 """
 
 from __future__ import annotations
 
+import math
+
 from ..layout import CONTROL, SAFETY, THINKER, WRITER
 
 
 class Transitions:
+    def _on_tokens(self, thinker: list[float] | None, writer: list[float] | None) -> None:
+        """The streams' sampled tokens of one step, thinker first. With one token of `max_tokens` room left
+        and both streams writing, the writer's token (the answer the user reads) is kept and the
+        thinker's dropped; the session then ends ("max_tokens")."""
+        if thinker is not None:
+            tight = writer is not None and self._room() < 2 and self._writes(THINKER, int(thinker[0]))
+            if not (tight and self._writes(WRITER, int(writer[0]))):
+                self._on_thinker(*thinker)
+        if writer is not None and not self.done:
+            self._on_writer(int(writer[0]))
+
+    def _room(self) -> float:
+        """Tokens both streams together may still write under `max_tokens` (inf without it)."""
+        if self.max_tokens is None:
+            return math.inf
+        return self.max_tokens - len(self.tokens[THINKER]) - len(self.tokens[WRITER])
+
+    def _writes(self, stream: str, token: int) -> bool:
+        """Whether this sampled token would be written (emitted), not end the stream."""
+        if stream == THINKER:
+            return token != self.think_close_id and len(self.tokens[THINKER]) < self.max_thinker_tokens
+        return token not in self.end_ids and len(self.tokens[WRITER]) < self.max_writer_tokens
+
     def _on_thinker(self, token: float, entropy: float | None = None) -> None:
         token = int(token)
         if entropy is not None and entropy > self.entropy_pause and self.state == "thinker_and_writer":
