@@ -1,25 +1,27 @@
 """Engine: many sessions decoded together, one forward pass per step (continuous batching).
 
-    submit() ──▶ session allocates its blocks in the shared arena (or is refused: full)
-    step():  every live session prepare()s its chunks ─▶ one packed forward over all of them
+    submit() ──▶ admitted when the shared pool has pages for its texts (else refused: full)
+    step():  preempted sessions resume if they fit (preemption.py)
+             ─▶ every running session prepare()s its chunks ─▶ their pages fit the pool (the newest
+                sessions are preempted when they do not) ─▶ one packed forward over all of them
              ─▶ each session pick()s on the device ─▶ one host sync for everybody
-             ─▶ each session consume()s its values ─▶ finished sessions free their blocks
+             ─▶ each session consume()s its values ─▶ finished sessions free their pages
 
 One session's failure is its own: an exception in its work ends it with stop reason "error"
 (its rows of a failed packed pass are found by retrying the sessions alone); the engine stops
 (`failure`, failure listeners) only when the fault concerns everybody.
 
-Sessions join and leave between steps; a finished session's slots are reused by the next
+Sessions join and leave between steps; a finished session's pages are reused by the next
 one that asks. Per-session layouts, budgets, sampling and listening all stay per session:
 the engine only packs rows. The bookkeeping here is plain Python.
 
-A submit the arena cannot take *now* raises `ArenaFull` (a SessionError), so a caller such
-as the server can wait for room; one that could never fit, even in an empty arena, raises
+A submit the pool cannot take *now* raises `ArenaFull` (a SessionError), so a caller such
+as the server can wait for room; one that could never fit, even alone in an empty pool, raises
 `ArenaTooSmall` (a plain SessionError). Step listeners (`add_step_listener`) are called after
 every step, from the stepping thread, so an asyncio server can wake its streams without a
 thread per client.
 
-    one arena, shared:  [ s1/prompt | s1/thoughts ... | s2/prompt | s2/thoughts ... | free ... ]
+    one pool of pages, shared:  [ s1/prompt | s1/prompt | s2/prompt | s1/thoughts | s2/thoughts | free | s1/thoughts ...]
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ from collections.abc import Callable
 
 import torch
 
+from .core.blocks import DEFAULT_PAGE_SIZE
 from .core.runner import Runner
 from .errors import ArenaFull, SessionError  # noqa: F401  (ArenaFull: imported from here by callers)
 from .events import Event
+from .preemption import Preemptions
 from .session import Session
 
 log = logging.getLogger(__name__)
@@ -41,20 +45,29 @@ log = logging.getLogger(__name__)
 
 class Engine:
     def __init__(self, reasoner, capacity: int = 65536, naive_attention: bool = False,
-                 prefill_chunk: int | None = None):
-        """`capacity`: KV slots shared by all sessions (each reserves its prompt + budgets).
+                 prefill_chunk: int | None = None, page_size: int = DEFAULT_PAGE_SIZE,
+                 admit_margin: int | None = None):
+        """`capacity`: KV slots shared by all sessions, in pages of `page_size` slots that sessions take as
+        they write. A session is admitted when the pool has pages for its texts beyond `admit_margin`
+        pages (default 1 % of the pool), which running sessions keep to grow into; when the pool runs out,
+        the newest sessions are preempted (preemption.py).
         `prefill_chunk`: prompt tokens per pass for all starting sessions together, oldest first
         (chunked prefill), so newcomers' long prompts cost the running sessions several short
         stalls, not one long one."""
-        if not isinstance(capacity, int) or capacity < 1:
+        if not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 1:
             raise SessionError(f"capacity must be a positive number of KV slots, got {capacity!r}")
+        if not isinstance(page_size, int) or isinstance(page_size, bool) or not 1 <= page_size <= capacity:
+            raise SessionError(f"page_size must be a positive number of KV slots, at most the capacity, got {page_size!r}")
         if prefill_chunk is not None and (not isinstance(prefill_chunk, int) or prefill_chunk < 1):
             raise SessionError(f"prefill_chunk must be a positive number of prompt tokens (or None), got {prefill_chunk!r}")
         self.reasoner = reasoner
         self.prefill_chunk = prefill_chunk
         self.runner = Runner(reasoner.model, capacity=capacity, naive_attention=naive_attention,
-                             decode=reasoner.decode)
-        self.sessions: dict[str, Session] = {}
+                             decode=reasoner.decode, page_size=page_size)
+        table = self.runner.table
+        table.admit_margin = max(1, table.pages // 100) if admit_margin is None else admit_margin
+        self.preemption = Preemptions(self.runner)
+        self.sessions: dict[str, Session] = {}  # live sessions, oldest first (preempted ones included)
         self.batch_sizes: Counter[int] = Counter()  # sessions per forward pass -> how many passes
         self._lock = threading.Lock()
         self._next_id = 0
@@ -85,9 +98,17 @@ class Engine:
 
     @property
     def allocated_slots(self) -> int:
-        """KV slots reserved by live sessions (0 when idle: a finished session frees its blocks at once)."""
+        """KV slots in pages held by live sessions (0 when idle: a finished session frees its pages at once)."""
         with self._lock:
             return self.runner.table.capacity - self.runner.table.free_slots
+
+    def pool(self) -> dict[str, int]:
+        """The KV pool now: page size, pages in all, used and free; sessions preempted now and so far."""
+        with self._lock:
+            table = self.runner.table
+            return {"page_size": table.page_size, "pages": table.pages, "used": table.used_pages,
+                    "free": table.free_pages, "preempted": len(self.preemption.swapped),
+                    "preemptions": self.preemption.count}
 
     @staticmethod
     def new_events(session: Session, seen: int) -> list[Event]:
@@ -110,11 +131,14 @@ class Engine:
         session at once (the host sync, a broken device) raises from here."""
         with self._lock:
             marks = {name: len(s._events) for name, s in self.sessions.items()}
+            resumed = self.preemption.resume(self.sessions)
             prepared = []
             room = self.prefill_chunk  # prompt rows this pass, for all starting sessions, oldest first
-            for session in list(self.sessions.values()):
+            for session in list(self.sessions.values()):  # oldest first
+                if self.preemption.holds(session) or session.done:
+                    continue
                 try:
-                    ready = session.prepare(prefill_room=room)
+                    ready = resumed[session.name] if session.name in resumed else session.prepare(prefill_room=room)
                 except Exception as exc:
                     self._fail(session, exc, "while preparing its step")
                     continue
@@ -122,6 +146,7 @@ class Engine:
                     room -= session.prompt_rows
                 if ready is not None:
                     prepared.append((session, *ready))
+            prepared = self.preemption.fit(prepared, self.sessions, self._fail)
             if any(chunks for _, _, chunks in prepared):  # (none only when all wait for prefill room)
                 picked = []
                 for (session, active, _), logits in self._forward(prepared):
@@ -241,7 +266,8 @@ def _device_broken(exc: Exception) -> bool:
 
 
 def _roll_back(table, lengths: dict[str, int]) -> None:
-    """Forget the tokens a failed pass appended to these blocks (blocks already freed are skipped)."""
+    """Forget the tokens a failed pass appended to these blocks, and their new pages (blocks already freed
+    are skipped)."""
     for name, length in lengths.items():
         if name in table.blocks:
-            del table[name].tokens[length:]
+            table.truncate(name, length)

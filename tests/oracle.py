@@ -42,7 +42,8 @@ def materialised_logits(model, plan, keys, values) -> torch.Tensor:
     rotary = model.get_decoder().rotary_emb
     head_dim = keys.shape[-1]
     lengths = {b.name: b.length for b in plan.blocks}
-    starts = {b.name: b.start for b in plan.blocks}
+    # each block's arena slots in local order (its pages: runs of consecutive slots)
+    slots = {b.name: torch.tensor([s + k for s, _, n in b.runs for k in range(n)]) for b in plan.blocks}
     out = []
     for rows in plan.chunks:
         chunk = rows.chunk
@@ -56,9 +57,10 @@ def materialised_logits(model, plan, keys, values) -> torch.Tensor:
                 length = first_local if name == chunk.block else lengths.get(name, 0)
                 if length == 0:
                     continue
-                k = keys[layer, :, starts[name] : starts[name] + length]
+                index = slots[name][:length].to(keys.device)
+                k = keys[layer][:, index]
                 ks.append(rope_shift(rotary.inv_freq, head_dim, k, offset))
-                vs.append(values[layer, :, starts[name] : starts[name] + length])
+                vs.append(values[layer][:, index])
             if ks:
                 cache.update(torch.cat(ks, 1)[None], torch.cat(vs, 1)[None], layer)
         start = rows.offsets[chunk.block] + first_local

@@ -73,19 +73,27 @@ def _check_freed(engine, batched):
         assert session.view("writer")
 
 
-def test_full_arena_refuses_then_reuses_freed_slots(reasoner):
+def test_full_pool_refuses_then_reuses_freed_pages(reasoner):
     engine = Engine(reasoner, capacity=3000)
-    first = engine.submit("What is 2 + 3?", budget=800, listen_capacity=0)
+    table = engine.runner.table
+    table.allocate("test/hog", 3000)
+    table.append("test/hog", [0] * 2950)  # other sessions' pages: too few left for the prompt
+    used = table.used_pages
     with pytest.raises(SessionError, match="no room for this session now"):
         engine.submit("What is 4 + 5?", budget=800, listen_capacity=0)
-    assert engine.active == 1  # the refused session left nothing behind
-    start = engine.runner.table[f"{first.name}/prompt"].start
+    assert engine.active == 0 and table.used_pages == used and list(table.blocks) == ["test/hog"]  # nothing left behind
+    table.free("test/hog")
+    first = engine.submit("What is 2 + 3?", budget=800, listen_capacity=0)
+    for _ in range(3):
+        engine.step()
+    pages = list(table[f"{first.name}/prompt"].pages)
     first.cancel()
     events = engine.step()
     assert events[first.name][-1].kind == "done" and first.stop_reason == "cancelled"
-    assert engine.runner.table.free_slots == 3000
+    assert table.free_slots == table.capacity == 3008  # 188 pages of 16
     second = engine.submit("What is 4 + 5?", budget=800, listen_capacity=0)
-    assert engine.runner.table[f"{second.name}/prompt"].start == start
+    engine.step()
+    assert table[f"{second.name}/prompt"].pages == pages  # the freed pages, taken again
 
 
 def test_thousand_short_sessions_do_not_grow(reasoner):
@@ -98,8 +106,8 @@ def test_thousand_short_sessions_do_not_grow(reasoner):
         engine.run()
     assert len(refs) == 1000
     assert engine.runner.arena.keys.data_ptr() == arena  # the arena was never reallocated
-    assert engine.runner.table.free_slots == 20_000 and not engine.runner.table.blocks
-    assert len(engine.runner.table._free) == 1  # freed runs coalesced back into one
+    assert engine.runner.table.free_slots == engine.runner.table.capacity and not engine.runner.table.blocks
+    assert engine.runner.table._free == [[0, engine.runner.table.pages]]  # freed pages coalesced back into one run
     gc.collect()
     assert sum(r() is not None for r in refs) == 0  # nothing keeps finished sessions alive
     assert engine.batch_sizes[8] >= 125

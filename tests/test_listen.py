@@ -238,8 +238,8 @@ def test_input_heard_during_chunked_prefill_waits_for_the_whole_prompt():
         while not any(e.kind == "heard" for e in session.events):
             session.step()
             passes += 1
-        block = session.runner.table[session.block["input"]]
-        keys = session.runner.arena.keys[:, :, block.start : block.start + block.length].clone()
+        slots = session.runner.table.slots(session.block["input"])
+        keys = session.runner.arena.keys[:, :, slots].clone()
         runs.append((passes, keys, len(session.block_ids["prompt"])))
         session.cancel()
         session.result()

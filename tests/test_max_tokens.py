@@ -118,13 +118,16 @@ def test_library_refusals_name_the_options_not_blocks(reasoner):
         reasoner.start(QUESTION, listen_capacity=2000)
     engine = Engine(reasoner, capacity=3000)
     with pytest.raises(ArenaTooSmall) as small:
-        engine.submit(QUESTION, max_tokens=1500, listen_capacity=0)
+        engine.submit(QUESTION, max_tokens=2990, listen_capacity=0)
     assert f"set max_tokens= to {small.value.room} or less" in str(small.value)
     assert not BLOCK_NAME.search(str(small.value))
+    # both streams' tokens together count once: the pool fills as they are written, not by each stream's cap
+    assert 2 * small.value.room > 3000 and small.value.needed == small.value.fixed + 2990
     with pytest.raises(ArenaTooSmall, match=f"set max_tokens= to {small.value.room} or less"):
         engine.submit(QUESTION, max_tokens=4000, listen_capacity=0)  # beyond the context too: the tighter limit
+    with pytest.raises(ArenaTooSmall):
+        engine.submit(QUESTION, max_tokens=small.value.room + 1, listen_capacity=0)
     engine.submit(QUESTION, max_tokens=small.value.room, listen_capacity=0)  # the room it named fits
-    assert engine.runner.table.free_slots < 2  # one more token per stream would not have fitted
 
 
 def test_cli_has_max_tokens_and_names_its_flags(monkeypatch, reasoner):

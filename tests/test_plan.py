@@ -5,7 +5,7 @@ from asyncthink.core.plan import Chunk, plan_step
 
 
 def test_deltas_and_visibility_follow_the_views():
-    table = BlockTable({"p": 10, "t": 10, "a": 10})
+    table = BlockTable({"p": 10, "t": 10, "a": 10}, page_size=10)  # one page per block: p, t, a in order
     table.append("p", [1, 2, 3])
     table.append("t", [4, 5])
     plan = plan_step([Chunk("thinker", ("p", "t"), "t", [6]), Chunk("writer", ("p", "t", "a"), "a", [7, 8])], table)

@@ -31,7 +31,8 @@ def _measure_one(model, context: int, heard: int, repeats: int, device) -> dict[
     def run(thinker_tokens: int):
         runner.run([Chunk("thinker", THINKER_VIEW, "thoughts", [1] * thinker_tokens),
                     Chunk("writer", WRITER_VIEW, "answer", [1])])
-        del thoughts.tokens[lengths[0]:], answer.tokens[lengths[1]:]
+        runner.table.truncate("thoughts", lengths[0])
+        runner.table.truncate("answer", lengths[1])
 
     run(1 + heard)  # warm-up
     listen = median_ms(lambda: run(1 + heard), repeats, device)

@@ -64,7 +64,7 @@ def make_async_runner(model, context: int, seed: int = 0, naive: bool = False, t
     runner = Runner(model, {name: n + room.get(name, 0) for name, n in sizes.items()}, naive_attention=naive,
                     decode=decode)
     for name, n in sizes.items():
-        runner.table[name].tokens = [1] * n  # dummy ids; only lengths matter to the step
+        runner.table.append(name, [1] * n)  # dummy ids; only lengths (and the pages taken) matter to the step
     gen = torch.Generator().manual_seed(seed)
     fill_(runner.arena.keys, gen)
     fill_(runner.arena.values, gen)
@@ -81,7 +81,8 @@ def naive_twin(runner: Runner) -> Runner:
 def static_twin(runner: Runner) -> Runner:
     """A Runner running the static-shape step (without CUDA graphs) over the same table and arena."""
     twin = copy.copy(runner)
-    twin.static = StaticDecoder(runner.model, runner.arena, runner.rotary, runner.table.capacity, cuda_graphs=False)
+    twin.static = StaticDecoder(runner.model, runner.arena, runner.rotary, runner.table.capacity, cuda_graphs=False,
+                                page_size=runner.table.page_size)
     return twin
 
 
@@ -104,8 +105,8 @@ def async_step(runner: Runner, token: int) -> tuple[Callable[[], Any], Callable[
         return runner.run(chunks)
 
     def reset():
-        del thoughts.tokens[lengths[0] :]
-        del answer.tokens[lengths[1] :]
+        runner.table.truncate("thoughts", lengths[0])
+        runner.table.truncate("answer", lengths[1])
 
     return step, reset
 

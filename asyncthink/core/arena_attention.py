@@ -9,7 +9,8 @@ queries and keeps, for each key, the score of the query rotated for that key's b
     bias      [R, E]             0 where row r sees slot e, -inf elsewhere (per window)
     out       [1, R, H, d]       softmax(picked + bias) @ values[:, :E]
 
-`view_of[r, e]` is which of row r's view entries owns slot e's block. All shapes depend
+`view_of[r, e]` is which of row r's view entries owns slot e's block, found through the page
+table (slot e is in page e // P, whose block and local start the step's ints give). All shapes depend
 only on the padded step shape (static_plan.py), so one CUDA graph serves every step of
 that shape (graphs.py); the per-step data lives in one flat int64 buffer `ints`, written
 before each run. The block loop of attention.py stays the path for prefill and for CPU,
@@ -38,10 +39,11 @@ class ArenaStep:
         r, v = shape.rows, shape.views
         self.input_ids, self.positions, self.slots = f["input_ids"][None], f["positions"][None], f["slots"]
         self.logit_rows = f["logit_rows"]
-        self._valid, self._start, self._length = f["valid"], f["block_start"], f["block_length"]
+        self._valid, self._page_block, self._page_local = f["valid"], f["page_block"], f["page_local"]
         self._row_block, self._row_delta = f["row_block"].view(r, v), f["row_delta"].view(r, v)
         self._row_end = f["row_end"].view(r, v)
         self._slot_ids = torch.arange(shape.extent, device=device)
+        self._page_of, self._in_page = self._slot_ids // shape.page_size, self._slot_ids % shape.page_size  # [E]
         self._inv_freq = rotary.inv_freq.to(device)  # float64
         self.layers_seen = 0
 
@@ -57,12 +59,10 @@ class ArenaStep:
     def prepare(self) -> None:
         """Per-step tensors shared by all layers, computed on the device from `ints`."""
         self.layers_seen = 0
-        e = self._slot_ids
-        in_block = (e >= self._start[:, None]) & (e < (self._start + self._length)[:, None])  # [NB, E]
-        slot_block = torch.where(in_block.any(0), in_block.int().argmax(0), -1)  # [E]
+        slot_block = self._page_block[self._page_of]  # [E] block index of each slot (-1: none)
         match = self._row_block[:, :, None] == slot_block[None, None, :]  # [R, V, E]
         self._view_of = match.int().argmax(1)  # [R, E]
-        self._local = e - self._start[slot_block.clamp(min=0)]  # [E] key position inside its block
+        self._local = self._page_local[self._page_of] + self._in_page  # [E] key position inside its block
         end = self._row_end.gather(1, self._view_of)
         self._visible = match.any(1) & (self._local[None] < end)  # [R, E]
         self._distance = self._row_delta.gather(1, self._view_of) + self.positions[0, :, None]  # [R, E]

@@ -13,6 +13,13 @@ all blocks), score each block's keys once for all rows (K_b is read once even wh
 streams see it), one softmax over the concatenated scores, and one product with each
 block's values. Stored keys are never re-rotated or concatenated.
 
+A block lives in pages (blocks.py); consecutive pages form runs, and each run is read as one
+slice of the arena (no copy): usually a block is one run or a few. A block split into more than
+MAX_RUNS runs is read with one index_select per layer instead (a copy, but few large products):
+
+    block b, runs (slot, local, n)   keys_b = arena.keys[layer, :, slot : slot + n] per run
+    scores_b [kv, G, R, n] per run   + bias_b[:, local : local + n]
+
 `naive_attention` is the slow reference the method is measured against: per stream, each
 block's keys re-rotated to view positions and concatenated into a contiguous context.
 """
@@ -24,6 +31,8 @@ import torch
 from .arena import KVArena
 from .plan import StepPlan
 from .rotary import OffsetRotary
+
+MAX_RUNS = 8  # a block in more runs than this is gathered into one copy per layer
 
 
 class _Group:
@@ -40,6 +49,10 @@ class _Group:
         self._distance = (deltas + positions[rows]).to(device)
         self._ends = ends.to(device)
         self._bias: dict[int | None, list[torch.Tensor]] = {}
+        # per block, the pieces its keys are read in: (first slot or a slot index tensor, local start, length)
+        self.pieces = [list(b.runs) if len(b.runs) <= MAX_RUNS else
+                       [(torch.tensor([s + k for s, _, n in b.runs for k in range(n)], device=device), 0, b.length)]
+                       for b in group.blocks]
 
     def bias(self, window: int | None) -> list[torch.Tensor]:
         """Additive masks [R_g, L_b] per block for a sliding window (None: full attention)."""
@@ -90,21 +103,28 @@ def block_attention(ctx: StepContext, group: _Group, layer: int, query, scaling:
     q = (query[0] * scaling).reshape(kv_heads, groups, rows, dim)  # scale folded into q: R rows, not R x L scores
     # [nb, kv, G, R, d]: each row's query placed once per block
     q_blocks = ctx.rotary.rotate(q.unsqueeze(0), group.cos[:, None, None], group.sin[:, None, None])
+    keys, values = ctx.arena.keys[layer], ctx.arena.values[layer]  # [kv, slots, d]
     scores = []
-    for i, (block, bias) in enumerate(zip(group.blocks, group.bias(window))):
-        keys, _ = ctx.arena.block(layer, block.start, block.length)
-        s = torch.matmul(q_blocks[i].reshape(kv_heads, groups * rows, dim), keys.transpose(1, 2))
-        scores.append(s.view(kv_heads, groups, rows, block.length).add_(bias))
+    for i, (pieces, bias) in enumerate(zip(group.pieces, group.bias(window))):
+        q_block = q_blocks[i].reshape(kv_heads, groups * rows, dim)
+        for source, local, n in pieces:
+            s = torch.matmul(q_block, _read(keys, source, n).transpose(1, 2))
+            scores.append(s.view(kv_heads, groups, rows, n).add_(bias[:, local : local + n]))
     probs = torch.cat(scores, dim=-1).softmax(dim=-1, dtype=torch.float32).to(query.dtype)
     out, first = None, 0
-    for block in group.blocks:
-        _, values = ctx.arena.block(layer, block.start, block.length)
-        p = probs[..., first : first + block.length].reshape(kv_heads, groups * rows, block.length)
-        part = torch.matmul(p, values)
-        out = part if out is None else out + part
-        first += block.length
+    for pieces in group.pieces:
+        for source, _, n in pieces:
+            p = probs[..., first : first + n].reshape(kv_heads, groups * rows, n)
+            part = torch.matmul(p, _read(values, source, n))
+            out = part if out is None else out + part
+            first += n
     # [kv, G*R, d] -> [1, R, H, d] as HF attention functions return
     return out.view(heads, rows, dim).transpose(0, 1).unsqueeze(0)
+
+
+def _read(arena_layer: torch.Tensor, source, n: int) -> torch.Tensor:
+    """[kv, n, d] of one piece: a slice (no copy) from a first slot, or an index_select of slots."""
+    return arena_layer[:, source : source + n] if isinstance(source, int) else arena_layer.index_select(1, source)
 
 
 def naive_attention(ctx: StepContext, layer: int, query, scaling: float, window: int | None) -> torch.Tensor:
@@ -121,7 +141,7 @@ def naive_attention(ctx: StepContext, layer: int, query, scaling: float, window:
         for name, offset in chunk_rows.offsets.items():
             if name not in blocks:
                 continue
-            k, v = ctx.arena.block(layer, blocks[name].start, blocks[name].length)
+            k, v = ctx.arena.gather(layer, blocks[name].runs)
             keys.append(ctx.rotary.shift(k, offset))
             values.append(v)
         keys = torch.cat(keys, dim=1).repeat_interleave(groups, dim=0)  # [H, Lv, d]

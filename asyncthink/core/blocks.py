@@ -1,80 +1,161 @@
-"""Block table: which named runs of tokens exist and where they live in the KV arena.
+"""Block table: which named runs of tokens exist and which arena pages hold them.
 
-Plain Python, no tensors. Every block owns a fixed slice of arena slots reserved at
-session start; tokens are appended in place and a block can be emptied (the scratch block
-of the control question) without touching any other block:
+Plain Python, no tensors. The arena's slots are cut into pages of `page_size` slots, all in one
+preallocated pool; a block is a list of pages, taken from the pool as its tokens are written
+(nothing is held for tokens not written yet) and given back when it is emptied or freed:
 
-    arena slots  0 ............................................... capacity
-                 [ prompt |....][ thoughts ...........|....][ split ][ answer ....|...][ scratch |..]
-                   ^start        ^start                                              len ^   ^ capacity
+    arena pages   0     1     2     3     4     5     6     7     8   ...  pages-1 | sink slot
+                 [ p0 ][ p1 ][ t0 ][ t1 ][ a0 ][    ][ t2 ][ q0 ][    ] ...       |
+    prompt   p: pages [0, 1]      slot of token j = pages[j // page_size] * page_size + j % page_size
+    thoughts t: pages [2, 3, 6]   (page 4 was taken by the answer when t needed its third page)
+    answer   a: pages [4]
 
-A block's keys are stored at *local* positions 0..len-1; where it sits in a stream's
-context is decided by the views (layout), through offsets computed here per step.
+A block's keys are stored at *local* positions 0..len-1 whatever pages hold them; where it sits
+in a stream's context is decided by the views (layout), through offsets computed here per step.
+`capacity` is the most tokens a block may ever hold (its session's caps), not memory set aside.
+
+Where a block's next page goes: the page right after its last one when that is free (the block
+stays one contiguous run, which attention reads as one slice); otherwise the free run that leaves
+it the most room to grow — the start of a free run, or its middle when the run follows another
+block that may still grow, so that block keeps room after its own last page.
 """
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 from ..errors import ArenaFull, SessionError
+
+DEFAULT_PAGE_SIZE = 16
 
 
 @dataclass
 class Block:
     name: str
-    start: int  # first arena slot
-    capacity: int
+    capacity: int  # the most tokens the block may hold
     tokens: list[int] = field(default_factory=list)
+    pages: list[int] = field(default_factory=list)  # arena pages holding the tokens, in order
 
     @property
     def length(self) -> int:
         return len(self.tokens)
 
 
-class BlockTable:
-    """Named blocks over `capacity` arena slots, allocated first-fit from a free list.
+def pages_for(tokens: int, page_size: int) -> int:
+    return -(-tokens // page_size)
 
-    A single session reserves all its blocks at once (`capacities`); an engine serving many
-    sessions allocates and frees them as sessions join and leave, and freed slots are reused.
+
+class BlockTable:
+    """Named blocks over a pool of `capacity` arena slots (rounded up to whole pages).
+
+    A single session passes `capacities` (its blocks; the pool is made to hold all of them full);
+    an engine serving many sessions passes `capacity` and sessions allocate and free blocks as they
+    come and go. Pages are shared by all blocks, first come first served.
     """
 
-    def __init__(self, capacities: dict[str, int] | None = None, capacity: int | None = None):
+    def __init__(self, capacities: dict[str, int] | None = None, capacity: int | None = None,
+                 page_size: int = DEFAULT_PAGE_SIZE):
+        if not isinstance(page_size, int) or page_size < 1:
+            raise ValueError(f"page_size must be a positive number of slots, got {page_size!r}")
         capacities = capacities or {}
-        self.capacity = capacity if capacity is not None else sum(capacities.values())
+        self.page_size = page_size
+        self.pages = (pages_for(capacity, page_size) if capacity is not None
+                      else sum(pages_for(size, page_size) for size in capacities.values()))
+        self.capacity = self.pages * page_size  # slots in the pool; the arena has one more (the sink)
         self.blocks: dict[str, Block] = {}
-        self._free: list[tuple[int, int]] = [(0, self.capacity)] if self.capacity else []  # (start, length)
+        self._free: list[list[int]] = [[0, self.pages]] if self.pages else []  # runs [first page, count], sorted
+        self._owner: list[str | None] = [None] * self.pages
+        # admission policy, set by an engine (session/fitting.py reserve()): pages a newcomer must leave free
+        # for the running sessions to grow, and pages promised to preempted sessions (they come back first)
+        self.admit_margin = 0
+        self.promised = 0
         for name, size in capacities.items():
             self.allocate(name, size)
 
+    # ---- the pool ------------------------------------------------------------------
+
+    @property
+    def free_pages(self) -> int:
+        return sum(count for _, count in self._free)
+
+    @property
+    def used_pages(self) -> int:
+        return self.pages - self.free_pages
+
     @property
     def free_slots(self) -> int:
-        return sum(length for _, length in self._free)
+        return self.free_pages * self.page_size
+
+    def pages_needed(self, new_tokens: dict[str, int]) -> int:
+        """Pages the pool must give for these blocks to grow by these many tokens."""
+        p = self.page_size
+        return sum(max(0, pages_for(self.blocks[n].length + k, p) - len(self.blocks[n].pages))
+                   for n, k in new_tokens.items())
+
+    def _take(self, block: Block) -> int:
+        """One free page for `block`: after its last page if free, else where it has most room to grow."""
+        if not self._free:
+            raise ArenaFull(f"the KV pool has no free page for block {block.name!r} (all {self.pages} pages of "
+                            f"{self.page_size} slots are in use); wait for running sessions to finish or give "
+                            "the engine a larger capacity")
+        index = None
+        if block.pages:
+            after = block.pages[-1] + 1
+            index = next((i for i, (first, _) in enumerate(self._free) if first == after), None)
+        if index is not None:
+            page = after
+        else:
+            best = None  # (room to grow, -page, run index)
+            for i, (first, count) in enumerate(self._free):
+                skip = count // 2 if first and self._may_grow(self._owner[first - 1]) else 0
+                candidate = (count - skip, -(first + skip), i)
+                best = candidate if best is None or candidate > best else best
+            _, page, index = best
+            page = -page
+        return self._claim(index, page, block)
+
+    def _claim(self, index: int, page: int, block: Block) -> int:
+        """Take `page`, which lies in free run `index`, for `block`."""
+        first, count = self._free[index]
+        rest = [[first, page - first], [page + 1, first + count - page - 1]]
+        self._free[index : index + 1] = [run for run in rest if run[1]]
+        self._owner[page] = block.name
+        return page
+
+    def _may_grow(self, name: str | None) -> bool:
+        """Whether the block `name` (owner of a page before a free run) may still need pages after it."""
+        block = self.blocks.get(name) if name is not None else None
+        return block is not None and len(block.pages) * self.page_size < block.capacity
+
+    def _give_back(self, pages: list[int]) -> None:
+        for page in pages:
+            self._owner[page] = None
+            i = bisect.bisect(self._free, [page, 0])
+            before = i > 0 and self._free[i - 1][0] + self._free[i - 1][1] == page
+            after = i < len(self._free) and self._free[i][0] == page + 1
+            if before and after:
+                self._free[i - 1][1] += 1 + self._free[i][1]
+                del self._free[i]
+            elif before:
+                self._free[i - 1][1] += 1
+            elif after:
+                self._free[i][0], self._free[i][1] = page, self._free[i][1] + 1
+            else:
+                self._free.insert(i, [page, 1])
+
+    # ---- blocks --------------------------------------------------------------------
 
     def allocate(self, name: str, capacity: int) -> Block:
+        """A new, empty block that may hold up to `capacity` tokens (no page is taken yet)."""
         if name in self.blocks:
             raise ValueError(f"block {name!r} already exists")
-        for i, (start, length) in enumerate(self._free):
-            if length >= capacity:
-                self._free[i : i + 1] = [(start + capacity, length - capacity)] if length > capacity else []
-                block = self.blocks[name] = Block(name, start, capacity)
-                return block
-        raise ArenaFull(
-            f"the KV arena has no free run of {capacity} slots for block {name!r} ({self.free_slots} of "
-            f"{self.capacity} slots free in {len(self._free)} runs); wait for running sessions to finish or "
-            "give the engine a larger capacity"
-        )
+        block = self.blocks[name] = Block(name, capacity)
+        return block
 
     def free(self, name: str) -> None:
         block = self.blocks.pop(name)
-        runs = sorted([*self._free, (block.start, block.capacity)])
-        merged = [runs[0]]
-        for start, length in runs[1:]:
-            last_start, last_length = merged[-1]
-            if last_start + last_length == start:
-                merged[-1] = (last_start, last_length + length)
-            else:
-                merged.append((start, length))
-        self._free = [run for run in merged if run[1]]
+        self._give_back(block.pages)
 
     def __getitem__(self, name: str) -> Block:
         return self.blocks[name]
@@ -83,8 +164,31 @@ class BlockTable:
         block = self.blocks[name]
         return block.capacity - block.length
 
+    def slot(self, block: Block, j: int) -> int:
+        return block.pages[j // self.page_size] * self.page_size + j % self.page_size
+
+    def slots(self, name: str) -> list[int]:
+        """Arena slots of the block's tokens, in order."""
+        block = self.blocks[name]
+        return [self.slot(block, j) for j in range(block.length)]
+
+    def runs(self, name: str) -> list[tuple[int, int, int]]:
+        """The block's tokens as contiguous runs of arena slots: (first slot, first local position, length)."""
+        block, p = self.blocks[name], self.page_size
+        out: list[list[int]] = []
+        for i, page in enumerate(block.pages):
+            n = min(p, block.length - i * p)
+            if n <= 0:
+                break
+            if out and out[-1][0] + out[-1][2] == page * p:
+                out[-1][2] += n
+            else:
+                out.append([page * p, i * p, n])
+        return [tuple(run) for run in out]
+
     def append(self, name: str, token_ids: list[int]) -> tuple[list[int], list[int]]:
-        """Record tokens at the end of a block; returns (local positions, arena slots)."""
+        """Record tokens at the end of a block, taking pages as needed; returns (local positions, arena
+        slots). ArenaFull when the pool has no page left (nothing is recorded then)."""
         block = self.blocks[name]
         if len(token_ids) > self.room(name):
             raise SessionError(
@@ -92,12 +196,45 @@ class BlockTable:
                 f"{block.capacity}; start the session with a larger budget or shorter input"
             )
         first = block.length
+        self._grow(block, first + len(token_ids))
         block.tokens.extend(token_ids)
         local = list(range(first, first + len(token_ids)))
-        return local, [block.start + j for j in local]
+        return local, [self.slot(block, j) for j in local]
+
+    def _grow(self, block: Block, length: int) -> None:
+        """Give `block` pages for `length` tokens, all or none."""
+        taken = []
+        try:
+            while len(block.pages) * self.page_size < length:
+                taken.append(self._take(block))
+                block.pages.append(taken[-1])
+        except ArenaFull:
+            del block.pages[len(block.pages) - len(taken):]
+            self._give_back(taken)
+            raise
+
+    def truncate(self, name: str, length: int) -> None:
+        """Keep the block's first `length` tokens; pages no longer needed go back to the pool."""
+        block = self.blocks[name]
+        del block.tokens[length:]
+        keep = pages_for(length, self.page_size)
+        self._give_back(block.pages[keep:])
+        del block.pages[keep:]
 
     def reset(self, name: str) -> None:
-        self.blocks[name].tokens.clear()
+        self.truncate(name, 0)
+
+    def evict(self, name: str) -> None:
+        """Give the block's pages back but keep its tokens (a preempted session: its keys are elsewhere)."""
+        block = self.blocks[name]
+        self._give_back(block.pages)
+        block.pages = []
+
+    def restore(self, name: str) -> list[int]:
+        """Pages again for an evicted block's tokens; returns their new arena slots (ArenaFull: none taken)."""
+        block = self.blocks[name]
+        self._grow(block, block.length)
+        return self.slots(name)
 
     def offsets(self, view: tuple[str, ...]) -> dict[str, int]:
         """Start position of each block of `view` in that view's contiguous sequence."""

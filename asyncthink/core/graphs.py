@@ -43,10 +43,10 @@ class StaticDecoder:
     """Runs steps that fit a static shape; `run` returns None for steps that do not."""
 
     def __init__(self, model, arena: KVArena, rotary: OffsetRotary, sink_slot: int, *, cuda_graphs: bool,
-                 max_rows: int = 64, views: int = 8, max_graphs: int = 48):
+                 page_size: int, max_rows: int = 64, views: int = 8, max_graphs: int = 48):
         """`max_graphs`: graphs kept at most (each holds its step's per-row masks, ~27 bytes x rows x
         extent); shapes beyond that run the same static step eagerly."""
-        self.model, self.arena, self.rotary, self.sink_slot = model, arena, rotary, sink_slot
+        self.model, self.arena, self.rotary, self.sink_slot, self.page_size = model, arena, rotary, sink_slot, page_size
         self.cuda_graphs = cuda_graphs and arena.keys.device.type == "cuda"
         self.max_rows, self.views, self.max_graphs = max_rows, views, max_graphs
         self._steps: dict[StaticShape, ArenaStep] = {}
@@ -60,7 +60,7 @@ class StaticDecoder:
         if plan.rows > self.max_rows:
             return None  # prefill: eager
         seen = row_views(plan)
-        shape = static_shape(plan, self.views, self.arena.keys.shape[2], self.max_rows, seen=seen)
+        shape = static_shape(plan, self.views, self.arena.keys.shape[2], self.max_rows, self.page_size, seen=seen)
         if shape is None:
             return None
         padded = pad_plan(plan, shape, self.sink_slot, seen)

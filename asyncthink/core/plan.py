@@ -39,10 +39,15 @@ class Chunk:
 @dataclass
 class BlockRows:
     name: str
-    start: int
+    runs: list[tuple[int, int, int]]  # its tokens' arena slots as runs: (first slot, first local position, length)
     length: int
     delta: list[int]
     visible_end: list[int]
+
+    @property
+    def start(self) -> int:
+        """The block's first arena slot."""
+        return self.runs[0][0]
 
 
 @dataclass
@@ -65,7 +70,7 @@ class RowGroup:
 class StepPlan:
     input_ids: list[int] = field(default_factory=list)
     positions: list[int] = field(default_factory=list)  # local position in the written block
-    slots: list[int] = field(default_factory=list)  # arena slot each row's key goes to
+    slots: list[int] = field(default_factory=list)  # arena slot each row's key goes to (in its block's pages)
     chunks: list[ChunkRows] = field(default_factory=list)
     blocks: list[BlockRows] = field(default_factory=list)
     groups: list[RowGroup] = field(default_factory=list)
@@ -101,7 +106,7 @@ def plan_step(chunks: list[Chunk], table: BlockTable) -> StepPlan:
         for name in visible:
             block = table[name]
             if block.length and name not in seen:
-                seen[name] = BlockRows(name, block.start, block.length, [0] * plan.rows, [0] * plan.rows)
+                seen[name] = BlockRows(name, table.runs(name), block.length, [0] * plan.rows, [0] * plan.rows)
     plan.blocks = sorted(seen.values(), key=lambda b: b.start)
 
     for rows in plan.chunks:

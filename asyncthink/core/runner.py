@@ -9,8 +9,8 @@ It owns the block table (host bookkeeping), the KV arena (device storage) and th
     decode="auto"    eager everywhere for now: the graph path has not yet passed tests/test_gpu.py
                      on a GPU, so it stays opt-in until it has (then auto means graphs on CUDA)
 
-The arena has one slot more than the block table: the sink where padding rows of static
-steps write, owned by no block.
+The arena holds the block table's pool of pages (blocks.py) and one slot more: the sink where
+padding rows of static steps write, owned by no block.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ..errors import SessionError
 from . import adapter
 from .arena import KVArena
 from .attention import StepContext
-from .blocks import BlockTable
+from .blocks import DEFAULT_PAGE_SIZE, BlockTable
 from .graphs import StaticDecoder
 from .plan import Chunk, plan_step
 
@@ -36,22 +36,23 @@ def resolve_decode(decode: str) -> str:
 
 class Runner:
     def __init__(self, model, capacities: dict[str, int] | None = None, naive_attention: bool = False,
-                 capacity: int | None = None, decode: str = "auto"):
-        """`capacities`: one session's blocks, reserved now; `capacity`: a shared arena of that many
-        slots whose blocks sessions allocate and free as they come and go (engine.py)."""
+                 capacity: int | None = None, decode: str = "auto", page_size: int = DEFAULT_PAGE_SIZE):
+        """`capacities`: one session's blocks, in a pool made to hold them all full; `capacity`: a shared
+        pool of that many slots (rounded up to pages of `page_size`) whose pages blocks take as they grow,
+        for sessions that come and go (engine.py)."""
         decode = resolve_decode(decode)
         adapter.attach(model)
         shape = adapter.model_shape(model)
         self.model = model
         self.device = next(model.parameters()).device
-        self.table = BlockTable(capacities, capacity)
+        self.table = BlockTable(capacities, capacity, page_size)
         sink = self.table.capacity
         self.arena = KVArena(shape.layers, shape.kv_heads, shape.head_dim, sink + 1, model.dtype, self.device)
         self.rotary = adapter.offset_rotary(model)
         self.naive_attention = naive_attention
         self.decode = decode
         self.static = None if decode == "eager" or naive_attention else StaticDecoder(
-            model, self.arena, self.rotary, sink, cuda_graphs=decode == "graphs")
+            model, self.arena, self.rotary, sink, cuda_graphs=decode == "graphs", page_size=self.table.page_size)
         self.rows_computed = 0  # instrumentation: total rows (tokens) through the model
         self.last_plan = None
 

@@ -11,9 +11,11 @@ it are kept too. Only defaults shrink: when what the user asked for (or the inpu
 fit, Session refuses it with ContextOverflow (`overflow` below), exactly as without fitting.
 The step budget itself takes no positions and keeps its default.
 
-check_room() refuses a session whose views could outgrow the context (ContextOverflow) or whose
-blocks an engine's whole arena could never hold (ArenaTooSmall), naming options, never blocks,
-and the largest max_tokens that would fit; reserve() allocates the blocks in a shared arena.
+check_room() refuses a session whose views could outgrow the context (ContextOverflow) or that an
+engine's whole KV pool could never hold even alone (ArenaTooSmall: counted by what it can really
+write, most_slots()), naming options, never blocks, and the largest max_tokens that would fit;
+reserve() admits a session into a shared pool when there are pages for its texts (pages for the rest
+come as it writes).
 
 A view's length is counted in two parts: `fixed` positions (block texts, the control cue, the
 listening room) and `written` ones (what the streams may write into the view's blocks: each
@@ -106,59 +108,68 @@ def overflow(rooms: dict[str, ViewRoom], limit: int | None) -> ContextOverflow |
                            min(limit - r.fixed for r in over.values()))
 
 
-def too_big(capacity: int, needed: int, fixed: int, stream_caps: list[int]) -> ArenaTooSmall | None:
-    """The error for a session of `needed` slots that a whole arena of `capacity` could never hold
-    (None when it could): `fixed` of them are its texts and listening room, the rest its streams'
-    room (`stream_caps`); its `room` is the largest max_tokens that would fit."""
+def too_big(capacity: int, needed: int, fixed: int) -> ArenaTooSmall | None:
+    """The error for a session that may come to use `needed` slots, more than a whole pool of `capacity`
+    (None when it fits): `fixed` of them are its texts, listening room and page rounding, the rest what
+    its streams may write; its `room` is the largest max_tokens that would fit."""
     if needed <= capacity:
         return None
-    fits = lambda m: fixed + sum(min(c, m) for c in stream_caps) <= capacity  # noqa: E731
-    low, high = 0, capacity  # the largest max_tokens that fits: fits(low), not fits(high + 1)
-    while low < high:
-        mid = (low + high + 1) // 2
-        low, high = (mid, high) if fits(mid) else (low, mid - 1)
+    low = capacity - fixed  # the streams' tokens together that fit next to the fixed part
     fix = ("shorten the input or lower listen_capacity=" if low < 1 else
-           f"set max_tokens= to {low} or less (each stream reserves room for up to that many), or lower "
-           "budget= (the default of the per-stream caps), max_thinker_tokens=, max_writer_tokens= or "
-           "listen_capacity=")
-    return ArenaTooSmall(f"the session needs {needed} KV slots (its texts, token caps and listening room), more "
-                         f"than the engine's whole KV arena of {capacity} slots; {fix}, or give the engine a "
-                         "larger capacity", needed, capacity, fixed, low)
+           f"set max_tokens= to {low} or less (thought and answer tokens together), or lower budget= (the "
+           "default of the per-stream caps), max_thinker_tokens=, max_writer_tokens= or listen_capacity=")
+    return ArenaTooSmall(f"the session may come to use {needed} KV slots (its texts, listening room and "
+                         f"thought and answer tokens), more than the engine's whole KV pool of {capacity} "
+                         f"slots; {fix}, or give the engine a larger capacity", needed, capacity, fixed,
+                         max(low, 0))
+
+
+def most_slots(layout: Layout, texts: dict[str, int], cue_length: int, max_thinker_tokens: int,
+               max_writer_tokens: int, listen_capacity: int, max_tokens: int | None,
+               page_size: int) -> tuple[int, int]:
+    """(the most pool slots a session can come to use, the part of them fixed whatever it writes).
+
+    Blocks take pages as they grow, so what counts is what the session can really write: its texts,
+    the cue, the listening room, and its streams' tokens — each at most its cap, all of them together
+    at most `max_tokens` — plus each block's last page, which may be partly empty."""
+    fixed = sum(block_capacities(layout, texts, cue_length, 0, 0, listen_capacity).values())
+    fixed += len(texts) * (page_size - 1)
+    written = sum(_stream_room(layout, max_thinker_tokens, max_writer_tokens, None).values())
+    return fixed + (written if max_tokens is None else min(written, max_tokens)), fixed
 
 
 def check_room(layout: Layout, texts: dict[str, int], cue_length: int, max_thinker_tokens: int,
                max_writer_tokens: int, listen_capacity: int, max_tokens: int | None, limit: int | None,
-               arena: int | None) -> dict[str, int]:
-    """The blocks' capacities, once the views fit the model's context of `limit` positions and the
-    blocks an arena of `arena` slots (None: one made to measure). Of the two refusals the one with the
-    smaller room is raised, so the max_tokens it names satisfies both."""
+               pool=None) -> dict[str, int]:
+    """The blocks' capacities (the most tokens each may hold), once the views fit the model's context of
+    `limit` positions and the session a shared `pool` (a BlockTable; None: one made to measure). Of the
+    two refusals the one with the smaller room is raised, so the max_tokens it names satisfies both."""
     caps = (max_thinker_tokens, max_writer_tokens, listen_capacity, max_tokens)
     capacities = block_capacities(layout, texts, cue_length, *caps)
     refusals = [overflow(view_rooms(layout, texts, cue_length, *caps), limit)]
-    if arena is not None:
-        fixed = sum(block_capacities(layout, texts, cue_length, 0, 0, listen_capacity).values())
-        streams = [max_writer_tokens, *([max_thinker_tokens] if THINKER in layout.writes else [])]
-        refusals.append(too_big(arena, sum(capacities.values()), fixed, streams))
+    if pool is not None:
+        needed, fixed = most_slots(layout, texts, cue_length, *caps, pool.page_size)
+        refusals.append(too_big(pool.capacity, needed, fixed))
     refusals = [r for r in refusals if r is not None]
     if refusals:
         raise min(refusals, key=lambda r: r.room)
     return capacities
 
 
-def reserve(table, capacities: dict[str, int]) -> None:
-    """Allocate a session's blocks (arena name -> slots) in a shared arena that could hold them, all or
-    none; ArenaFull (naming no block) when it has no room now."""
-    allocated = []
-    try:
-        for name, size in capacities.items():
-            allocated.append(table.allocate(name, size).name)
-    except ArenaFull:
-        for name in allocated:
-            table.free(name)
-        needed, longest = sum(capacities.values()), max(capacities.values())
-        raise ArenaFull(f"the KV arena has no room for this session now: it needs {needed} slots ({longest} in one "
-                        f"run), {table.free_slots} of {table.capacity} slots are free; wait for running sessions "
-                        "to finish or give the engine a larger capacity") from None
+def reserve(table, capacities: dict[str, int], texts: dict[str, int]) -> None:
+    """Admit a session into a shared pool: its blocks (arena name -> most tokens) are made, empty, when the
+    pool has free pages for their texts (`texts`: arena name -> tokens) beyond the margin it keeps and the
+    pages promised to preempted sessions; ArenaFull (naming no block) when it has not, now."""
+    p = table.page_size
+    needed = sum(-(-n // p) for n in texts.values())
+    spare = table.free_pages - table.admit_margin - table.promised
+    if needed > spare:
+        raise ArenaFull(f"the KV pool has no room for this session now: its texts need {needed} pages of {p} slots, "
+                        f"{table.free_pages} of {table.pages} pages are free ({table.admit_margin} kept as a "
+                        f"margin for running sessions to grow, {table.promised} promised to preempted sessions); "
+                        "wait for running sessions to finish or give the engine a larger capacity")
+    for name, size in capacities.items():
+        table.allocate(name, size)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import torch
 
+from ..core.blocks import DEFAULT_PAGE_SIZE
 from ..core.plan import Chunk
 from ..core.runner import Runner
 from ..detokenize import Detokenizer
@@ -75,6 +76,7 @@ class Session(Feeding, Intake, Transitions):
         entropy_pause: float | None = None,
         prefill_chunk: int | None = None,
         naive_attention: bool = False,
+        page_size: int = DEFAULT_PAGE_SIZE,
         runner: Runner | None = None,
         name: str = "",
     ):
@@ -98,7 +100,8 @@ class Session(Feeding, Intake, Transitions):
         long prompt does not stall the other sessions of an engine for one long pass.
 
         With `runner`, the session's blocks are allocated (as "<name>/<block>") in that shared
-        runner's arena and an engine drives it (engine.py); otherwise it owns a runner."""
+        runner's pool and an engine drives it (engine.py); otherwise it owns a runner whose pool (pages
+        of `page_size` slots) holds all its blocks full."""
         check_options(problem, layout, budget=budget, max_tokens=max_tokens, max_thinker_tokens=max_thinker_tokens,
                       max_writer_tokens=max_writer_tokens, check_every=check_every, listen_capacity=listen_capacity,
                       hold_writer_steps=hold_writer_steps, safety_check_every=safety_check_every,
@@ -118,7 +121,7 @@ class Session(Feeding, Intake, Transitions):
         capacities = check_room(layout, {n: len(ids) for n, ids in self.block_ids.items()}, len(self.cue_ids),
                                 max_thinker_tokens, max_writer_tokens, listen_capacity, max_tokens,
                                 getattr(reasoner.model.config, "max_position_embeddings", None),
-                                None if runner is None else runner.table.capacity)
+                                None if runner is None else runner.table)
         self.shared = runner is not None
         prefix = f"{name}/" if self.shared else ""
         self.name = name
@@ -126,10 +129,14 @@ class Session(Feeding, Intake, Transitions):
         self.views = {s: tuple(self.block[b] for b in v) for s, v in layout.views.items()}
         self.writes = {s: self.block[b] for s, b in layout.writes.items()}
         if self.shared:
-            reserve(runner.table, {self.block[b]: size for b, size in capacities.items()})
+            reserve(runner.table, {self.block[b]: size for b, size in capacities.items()},
+                    {self.block[b]: len(ids) for b, ids in self.block_ids.items()})
             self.runner = runner
         else:
-            self.runner = Runner(reasoner.model, capacities, naive_attention=naive_attention, decode=reasoner.decode)
+            if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
+                raise SessionError(f"page_size must be a positive number of KV slots, got {page_size!r}")
+            self.runner = Runner(reasoner.model, capacities, naive_attention=naive_attention, decode=reasoner.decode,
+                                 page_size=page_size)
         self._final_blocks: dict[str, list[int]] | None = None  # kept when shared blocks are freed
 
         device, vocab = self.runner.device, reasoner.model.config.vocab_size
