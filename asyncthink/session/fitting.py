@@ -133,7 +133,8 @@ def most_slots(layout: Layout, texts: dict[str, int], cue_length: int, max_think
     the cue, the listening room, and its streams' tokens — each at most its cap, all of them together
     at most `max_tokens` — plus each block's last page, which may be partly empty."""
     fixed = sum(block_capacities(layout, texts, cue_length, 0, 0, listen_capacity).values())
-    fixed += len(texts) * (page_size - 1)
+    holding = block_capacities(layout, texts, cue_length, max_thinker_tokens, max_writer_tokens, listen_capacity)
+    fixed += sum(1 for n in holding.values() if n) * (page_size - 1)  # blocks that may hold a token at all
     written = sum(_stream_room(layout, max_thinker_tokens, max_writer_tokens, None).values())
     return fixed + (written if max_tokens is None else min(written, max_tokens)), fixed
 
