@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from asyncthink import AsyncReasoner
-from asyncthink.bench.server_load import _load, _summary
+from asyncthink.bench.server_load import _load, _memory, _summary
 from asyncthink.models.random_weights import tiny_model
 from asyncthink.server import ServerConfig, create_app, serve_in_thread
 
@@ -68,9 +68,14 @@ def test_load_benchmark_clients_complete_requests_and_report_figures():
     config = ServerConfig(model_name="tiny", capacity=30_000)
     with serve_in_thread(create_app(reasoner, config), config) as url:
         options = {"max_tokens": 12, "max_thinker_tokens": 4, "check_every": 4}
-        results, wall = asyncio.run(_load(url, "tiny", 3, 1.0, 30.0, options, {}))
+        polls = []
+        results, wall = asyncio.run(_load(url, "tiny", 3, 1.0, 30.0, options, {}, polls))
         batch_sizes = httpx.get(f"{url}/health").json()["batch_sizes"]
     summary = _summary(results, wall, batch_sizes)
+    memory = _memory(polls)  # /health polled while the clients sent requests
+    assert memory["polls"] >= 2 and memory["sessions_running_max"] <= 3 and memory["preemptions"] == 0
+    assert memory["kv_slots_capacity"] == 30_000 - 30_000 % 16
+    assert memory["kv_slots_per_session"] is None or 0 < memory["kv_slots_per_session"] < 30_000
     assert summary["completed"] == len(results) >= 3 and summary["refused"] == 0
     assert summary["tokens"] == sum(r["usage"]["completion_tokens"] for r in results) > 0
     assert 0 < summary["ttft_writer_p50_s"] <= summary["ttft_writer_p95_s"] < wall

@@ -155,11 +155,12 @@ def test_full_arena_queues_then_429_503_and_admits_when_room_returns(reasoner):
     body = {"model": MODEL, "messages": [{"role": "user", "content": "Hi?"}], "max_tokens": 8}
     with serve_in_thread(app, config) as url, httpx.Client(timeout=60) as http:
         engine = app.state.server.engine
-        never = http.post(f"{url}/v1/chat/completions", json={**body, "max_tokens": 1500})
+        never = http.post(f"{url}/v1/chat/completions", json={**body, "max_tokens": 2990})
         assert never.status_code == 400 and never.json()["error"]["param"] == "max_tokens"
-        assert "KV arena" in never.json()["error"]["message"]
-        with engine._lock:  # occupy the arena as long-running sessions would
+        assert "KV pool" in never.json()["error"]["message"]
+        with engine._lock:  # occupy the pool as long-running sessions would
             engine.runner.table.allocate("test/hog", 2990)
+            engine.runner.table.append("test/hog", [0] * 2990)
         replies = {}
 
         def waiting_client(key):
@@ -198,6 +199,7 @@ def test_waiting_clients_that_leave_give_up_their_place(reasoner):
         engine = app.state.server.engine
         with engine._lock:
             engine.runner.table.allocate("test/hog", 2990)
+            engine.runner.table.append("test/hog", [0] * 2990)
 
         def leaving_client(i):
             with pytest.raises(httpx.ReadTimeout), httpx.Client(timeout=httpx.Timeout(30, read=0.5)) as http:

@@ -140,8 +140,10 @@ def test_chat_template_kwargs_enable_thinking_false_is_no_think(server):
 def test_a_queued_realtime_response_can_be_cancelled_and_hears_items(server):
     url, app = server
     engine = app.state.server.engine
-    with engine._lock:  # occupy the arena, as long-running sessions would
-        engine.runner.table.allocate("test/hog", engine.runner.table.free_slots - 10)
+    with engine._lock:  # occupy the pool, as long-running sessions would
+        hog = engine.runner.table.free_slots - 10
+        engine.runner.table.allocate("test/hog", hog)
+        engine.runner.table.append("test/hog", [0] * hog)
     try:
         with ws_connect(url) as ws:
             ws.send(json.dumps({"type": "conversation.item.create", "item": item("What is 2 + 3?")}))

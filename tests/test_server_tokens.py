@@ -143,16 +143,17 @@ def test_a_prompt_too_long_names_the_messages(url):
     assert fits.status_code == 200
 
 
-def test_a_request_the_kv_arena_could_never_hold_names_max_tokens(reasoner):
+def test_a_request_the_kv_pool_could_never_hold_names_max_tokens(reasoner):
     config = ServerConfig(model_name=MODEL, capacity=3000, listen_capacity=0)
     with serve_in_thread(create_app(reasoner, config), config) as base:
-        message = check_refusal(post(base, max_tokens=1500), "max_tokens", "KV arena of 3000 slots")
+        message = check_refusal(post(base, max_tokens=2990), "max_tokens", "KV pool of 2992 slots")
         room = int(re.search(r"set 'max_tokens' to (\d+) or less", message).group(1))
+        assert room > 1500  # both streams' tokens count once: pages are taken as they are written
         fits = post(base, max_tokens=room, max_steps=1)
         assert fits.status_code == 200, fits.text
         # beyond the model's context too: the tighter of the two limits is the one named
         check_refusal(post(base, max_tokens=4000), "max_tokens", f"set 'max_tokens' to {room} or less")
-        too_big = [{"role": "user", "content": "w" * 3100}]  # fits the model's context, not the arena
+        too_big = [{"role": "user", "content": "w" * 3100}]  # fits the model's context, not the pool
         check_refusal(post(base, messages=too_big, max_tokens=1, mode="no_think"), "messages", "shorten 'messages'")
 
 

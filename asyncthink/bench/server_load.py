@@ -12,7 +12,9 @@ client from sending the request, p50/p95; the longest gap between two tokens of 
 after its first (a stall: other requests' prefill shares the forward passes), p50/p95;
 tokens per second (thinker + writer tokens of the
 completed requests, from their usage, over the wall time); sessions per forward pass, from the
-server's /health.
+server's /health; and, from /health polled every 0.25 s while the clients send requests, the
+sessions running (mean, max), the KV slots they hold per session (mean over the polls with a
+session running) and the preemptions (servers with a paged KV pool).
 """
 
 from __future__ import annotations
@@ -66,8 +68,17 @@ async def _one_request(http: httpx.AsyncClient, url: str, model: str, question: 
             "longest_gap": longest_gap, "seconds": time.perf_counter() - sent}
 
 
+async def _poll_health(http: httpx.AsyncClient, url: str, until: float, polls: list[dict]) -> None:
+    while time.perf_counter() < until:
+        try:
+            polls.append((await http.get(f"{url}/health", timeout=5)).json())
+        except httpx.HTTPError:
+            pass
+        await asyncio.sleep(0.25)
+
+
 async def _load(url: str, model: str, clients: int, duration: float, grace: float, options: dict,
-                headers: dict[str, str]) -> tuple[list[dict], float]:
+                headers: dict[str, str], polls: list[dict]) -> tuple[list[dict], float]:
     results: list[dict] = []
     start = time.perf_counter()
     deadline = start + duration
@@ -83,11 +94,30 @@ async def _load(url: str, model: str, clients: int, duration: float, grace: floa
 
     async with httpx.AsyncClient(timeout=None, limits=httpx.Limits(max_connections=clients), headers=headers) as http:
         tasks = [asyncio.create_task(client(http)) for _ in range(clients)]
-        await asyncio.wait(tasks, timeout=duration + grace)
+        async with httpx.AsyncClient() as monitor:
+            poller = asyncio.create_task(_poll_health(monitor, url, deadline, polls))
+            await asyncio.wait(tasks, timeout=duration + grace)
+            await poller
         for task in tasks:
             task.cancel()  # abandoned mid-request: the server cancels those sessions
         await asyncio.gather(*tasks, return_exceptions=True)
     return results, time.perf_counter() - start
+
+
+def _memory(polls: list[dict]) -> dict:
+    """Sessions running and the KV slots they hold, from /health polled during the load."""
+    busy = [p for p in polls if p.get("sessions")]
+    preemptions = [p["kv_pages"]["preemptions"] for p in polls if "kv_pages" in p]
+    return {
+        "polls": len(polls),
+        "sessions_running_mean": statistics.fmean(p["sessions"] for p in polls) if polls else None,
+        "sessions_running_max": max((p["sessions"] for p in polls), default=None),
+        "kv_slots_per_session": (statistics.fmean(p["kv_slots"]["allocated"] / p["sessions"] for p in busy)
+                                 if busy else None),
+        "kv_slots_held_max": max((p["kv_slots"]["allocated"] for p in polls), default=None),
+        "kv_slots_capacity": polls[0]["kv_slots"]["capacity"] if polls else None,
+        "preemptions": (preemptions[-1] - preemptions[0]) if preemptions else None,
+    }
 
 
 def _summary(results: list[dict], wall: float, batch_sizes: dict[str, int]) -> dict:
@@ -130,6 +160,7 @@ def main(argv=None) -> int:
     p.add_argument("--max-thinker-tokens", type=at_least(1), default=32,
                    help="the writer goes on alone after this many thought tokens (random weights rarely say yes)")
     p.add_argument("--capacity", type=at_least(64), default=16384, help="KV slots of the in-process server")
+    p.add_argument("--page-size", type=at_least(1), default=16, help="KV slots per page of the in-process server")
     p.add_argument("--prefill-chunk", type=at_least(0), default=256,
                    help="prompt tokens per forward pass in the in-process server (0: whole prompts)")
     p.add_argument("--json", default=None, help="also write the figures to this file")
@@ -153,9 +184,10 @@ def main(argv=None) -> int:
         c = reasoner.model.config
         model = args.model
         config = ServerConfig(model_name=model, max_waiting=4 * args.clients, capacity=args.capacity,
-                              prefill_chunk=args.prefill_chunk or None)
+                              page_size=args.page_size, prefill_chunk=args.prefill_chunk or None)
         conditions = (f"in-process server on 127.0.0.1, {model} (layers {c.num_hidden_layers}, hidden {c.hidden_size}), "
-                      f"float32, cpu, {args.threads} torch threads, {processor()} x{cpus()}, KV capacity {args.capacity} slots, "
+                      f"float32, cpu, {args.threads} torch threads, {processor()} x{cpus()}, KV capacity {args.capacity} slots "
+                      f"in pages of {args.page_size}, "
                       f"prefill chunk {args.prefill_chunk or 'off'}; "
                       f"torch {torch.__version__}, transformers {transformers.__version__}")
         with serve_in_thread(create_app(reasoner, config), config) as url:
@@ -174,6 +206,11 @@ def main(argv=None) -> int:
           f"{_fmt(summary['longest_gap_p95_s'])} s")
     print(f"tokens/s (thinker + writer): {summary['tokens_per_s']:.1f}; writer tokens/s: "
           f"{summary['writer_tokens_per_s']:.1f}; sessions per forward pass: {_fmt(summary['sessions_per_forward'])}")
+    print(f"sessions running (from /health, {summary['polls']} polls): mean {_fmt(summary['sessions_running_mean'])}, "
+          f"max {summary['sessions_running_max']}; KV slots held per running session: "
+          f"{_fmt(summary['kv_slots_per_session'])} (most held at once {summary['kv_slots_held_max']} of "
+          f"{summary['kv_slots_capacity']}); preemptions: "
+          f"{'n/a' if summary['preemptions'] is None else summary['preemptions']}")
     if summary["first_error"]:
         print(f"first refusal: {summary['first_error']}")
     if args.json:
@@ -187,9 +224,10 @@ def _run(args, url: str, model: str) -> dict:
     before = httpx.get(f"{url}/health", timeout=30).json()["batch_sizes"]
     options = {"max_tokens": args.max_tokens, "max_thinker_tokens": args.max_thinker_tokens,
                "check_every": args.check_every}
-    results, wall = asyncio.run(_load(url, model, args.clients, args.duration, args.grace, options, headers))
+    polls: list[dict] = []
+    results, wall = asyncio.run(_load(url, model, args.clients, args.duration, args.grace, options, headers, polls))
     after = httpx.get(f"{url}/health", timeout=30).json()["batch_sizes"]
-    return _summary(results, wall, {k: v - before.get(k, 0) for k, v in after.items()})
+    return {**_summary(results, wall, {k: v - before.get(k, 0) for k, v in after.items()}), **_memory(polls)}
 
 
 if __name__ == "__main__":

@@ -44,8 +44,11 @@ def serve(
                                                  "reasoning_content, both or none (per request: "
                                                  "reasoning_field).")] = "both",
     capacity: Annotated[int, typer.Option(min=1, rich_help_panel=LIMITS,
-                                          help="KV slots shared by all running sessions (allocated at "
-                                          "start; the size in GiB is printed).")] = 16384,
+                                          help="KV slots shared by all running sessions, a pool of pages "
+                                          "allocated at start (the size in GiB is printed); sessions take "
+                                          "pages as they write.")] = 16384,
+    page_size: Annotated[int, typer.Option(min=1, rich_help_panel=LIMITS,
+                                           help="KV slots per page of the pool.")] = 16,
     max_waiting: Annotated[int, typer.Option(min=0, rich_help_panel=LIMITS,
                                              help="Requests that may wait for KV room; more get 429.")] = 64,
     queue_timeout: Annotated[float, typer.Option(min=0, rich_help_panel=LIMITS,
@@ -77,14 +80,17 @@ def serve(
         from ..server.state import kv_arena_bytes
 
         reasoner = load_model(model, device, dtype, layers, decode)
+        if page_size > capacity:
+            raise typer.BadParameter(f"at most --capacity ({capacity})", param_hint="'--page-size'")
         config = ServerConfig(model_name=served_model_name or model, api_key=api_key, capacity=capacity,
+                              page_size=page_size,
                               max_waiting=max_waiting, queue_timeout=queue_timeout, max_body_bytes=max_body_bytes,
                               drain_timeout=drain_timeout,
                               default_max_tokens=default_max_tokens, reasoning_field=reasoning_field,
                               listen_capacity=listen_capacity, prefill_chunk=prefill_chunk or None)
         gib = kv_arena_bytes(reasoner.model, capacity) / 2**30
         typer.echo(f"serving {config.model_name} ({resolve_device(device)}; auth {'on' if api_key else 'off'}; "
-                   f"KV arena {capacity} slots = {gib:.2f} GiB); uvicorn prints the address; "
+                   f"KV pool {capacity} slots in pages of {page_size} = {gib:.2f} GiB); uvicorn prints the address; "
                    "open it in a browser for the web page", err=True)
         server = Server(create_app(reasoner, config), config, host, port)
         server.run()

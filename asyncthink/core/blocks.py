@@ -47,7 +47,7 @@ def pages_for(tokens: int, page_size: int) -> int:
 
 
 class BlockTable:
-    """Named blocks over a pool of `capacity` arena slots (rounded up to whole pages).
+    """Named blocks over a pool of `capacity` arena slots (whole pages: rounded down).
 
     A single session passes `capacities` (its blocks; the pool is made to hold all of them full);
     an engine serving many sessions passes `capacity` and sessions allocate and free blocks as they
@@ -60,7 +60,7 @@ class BlockTable:
             raise ValueError(f"page_size must be a positive number of slots, got {page_size!r}")
         capacities = capacities or {}
         self.page_size = page_size
-        self.pages = (pages_for(capacity, page_size) if capacity is not None
+        self.pages = (capacity // page_size if capacity is not None  # never more than the slots asked for
                       else sum(pages_for(size, page_size) for size in capacities.values()))
         self.capacity = self.pages * page_size  # slots in the pool; the arena has one more (the sink)
         self.blocks: dict[str, Block] = {}

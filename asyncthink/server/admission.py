@@ -1,4 +1,4 @@
-"""Admission: a bounded, first-come-first-served wait for room in the shared KV arena.
+"""Admission: a bounded, first-come-first-served wait for room in the shared KV pool.
 
     request ─▶ admit(start) ─▶ start() in a worker thread (tokenize, allocate blocks: Engine.submit)
                    │  ArenaFull: no room now
@@ -6,9 +6,10 @@
                wait queue (at most `max_waiting`; when full: 429)  ─▶ retried after each engine step,
                head of the queue first, until `timeout` seconds (then 503)
 
-A session reserves all its KV slots when it starts, so the arena is the real limit on how
-many clients decode together; whoever cannot get in waits, in order, instead of failing at
-once. A session that could never fit raises a plain SessionError, reported by the caller as
+A session is admitted when the pool has pages for its prompt (beyond a small margin and the
+pages promised to preempted sessions); later pages come as it writes, and when the pool runs
+out the engine preempts its newest sessions (preemption.py). Whoever cannot get in waits, in
+order, instead of failing at once. A session that could never fit raises a plain SessionError, reported by the caller as
 a 400. Submitting runs in a worker thread because Engine.submit waits for the engine's lock,
 which a step holds for the whole forward pass.
 """

@@ -57,7 +57,8 @@ def create_app(reasoner: AsyncReasoner, config: ServerConfig) -> FastAPI:
         engine = state.engine
         body = {"status": "ok" if engine.failure is None else "failed", "model": config.model_name,
                 "sessions": engine.active, "waiting": state.admission.waiting,
-                "kv_slots": {"allocated": engine.allocated_slots, "capacity": config.capacity},
+                "kv_slots": {"allocated": engine.allocated_slots, "capacity": engine.runner.table.capacity},
+                "kv_pages": engine.pool(),
                 "batch_sizes": {str(k): v for k, v in sorted(engine.batch_sizes.items())}}
         if engine.failure is not None:
             return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})

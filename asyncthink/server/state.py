@@ -3,8 +3,9 @@ signal, admission, and the completions now running (so input can be heard into t
 
     ServerState.open_session(problem, options)
         ─▶ context checks (the prompt, then every view against the model's  400 naming the field
-           context, and the session against the whole KV arena)             (max_tokens or messages)
+           context, and the session against the whole KV pool)              (max_tokens or messages)
         ─▶ Admission.admit ─▶ Engine.submit in a worker thread               429 / 503 when full
+           (admitted when the pool has pages for the prompt; later pages come as it writes)
         ─▶ the running Session (the engine's thread steps it with all the others)
 """
 
@@ -34,13 +35,14 @@ log = logging.getLogger(__name__)
 class ServerConfig:
     model_name: str  # the id clients pass as `model` (GET /v1/models lists it)
     api_key: str | None = None
-    capacity: int = 16384  # KV slots shared by all running sessions (Qwen3-0.6B fp32: 3.8 GiB)
+    capacity: int = 16384  # KV slots shared by all running sessions (Qwen3-0.6B fp32: 3.5 GiB), taken page by page
+    page_size: int = 16  # KV slots per page
     max_waiting: int = 64  # requests that may wait for room; beyond: 429
     queue_timeout: float = 30.0  # seconds a request may wait for room; beyond: 503
     max_body_bytes: int = 1 << 20  # request bodies and WebSocket messages
     default_max_tokens: int = 512  # completion tokens (thinker + writer) when a request gives no max_tokens
     reasoning_field: str = "both"  # where thinker text goes: reasoning, reasoning_content, both, none
-    listen_capacity: int = 256  # tokens reserved per session for heard input (per target)
+    listen_capacity: int = 256  # tokens of heard input a session may take (per target)
     prefill_chunk: int | None = 256  # prompt tokens per pass: a newcomer stalls running streams briefly, often
     drain_timeout: float = 10.0  # seconds running streams may finish in at shutdown; then they end with an error
 
@@ -70,7 +72,8 @@ class ServerState:
               on_engine_failure: Callable[[], None] | None = None) -> ServerState:
         """Build the engine and start its thread; call from the event loop that serves requests.
         `on_engine_failure` runs on that loop if the engine itself fails (not one session)."""
-        engine = Engine(reasoner, capacity=config.capacity, prefill_chunk=config.prefill_chunk)
+        engine = Engine(reasoner, capacity=config.capacity, prefill_chunk=config.prefill_chunk,
+                        page_size=config.page_size)
         loop = asyncio.get_running_loop()
         signal = StepSignal(loop)
         engine.add_step_listener(signal.notify)
@@ -159,12 +162,12 @@ class ServerState:
         return prompt_tokens
 
     def _refusal(self, exc: SessionError, max_tokens: int, tokens_param: str, messages_param: str) -> APIError:
-        """The 400 for a session the model's context or the KV arena could never hold, naming the field
+        """The 400 for a session the model's context or the KV pool could never hold, naming the field
         to change: the token cap when lowering it is enough (with the largest value that fits), else the
-        messages. A view holds both streams' tokens, at most `max_tokens` of them together; the arena
-        reserves room for up to `max_tokens` per stream that writes (until the paged arena)."""
+        messages. A view holds both streams' tokens, at most `max_tokens` of them together; so does the
+        pool, which the session fills page by page as it writes."""
         code = "context_length_exceeded"
-        listen = (f" and the listening room this server reserves ({self.config.listen_capacity} tokens per "
+        listen = (f" and the listening room this server allows ({self.config.listen_capacity} tokens per "
                   "target)") if self.config.listen_capacity else ""
         verb = "leave" if listen else "leaves"
         if isinstance(exc, ContextOverflow):
@@ -180,17 +183,17 @@ class ServerState:
         if isinstance(exc, ArenaTooSmall):
             if exc.room < 1:
                 return invalid(f"the prompt as the model reads it{listen} {verb.replace('leave', 'need')} "
-                               f"{exc.fixed} KV slots, more than this server's whole KV arena of {exc.capacity} "
+                               f"{exc.fixed} KV slots, more than this server's whole KV pool of {exc.capacity} "
                                f"slots; shorten '{messages_param}'", messages_param, code=code)
-            return invalid(f"'{tokens_param}' is {max_tokens}: with this prompt the request needs {exc.needed} KV "
-                           f"slots (each stream reserves room for up to '{tokens_param}' tokens), more than this "
-                           f"server's whole KV arena of {exc.capacity} slots; set '{tokens_param}' to {exc.room} "
-                           "or less", tokens_param, code=code)
+            return invalid(f"'{tokens_param}' is {max_tokens}: with this prompt the request may come to use "
+                           f"{exc.needed} KV slots (the prompt and up to '{tokens_param}' completion tokens), more "
+                           f"than this server's whole KV pool of {exc.capacity} slots; set '{tokens_param}' to "
+                           f"{exc.room} or less", tokens_param, code=code)
         return invalid(" ".join(str(exc).split()))
 
 
 def kv_arena_bytes(model, capacity: int) -> int:
-    """What the shared KV arena of `capacity` slots will take: keys and values, every layer."""
+    """What the shared KV pool of `capacity` slots will take: keys and values, every layer."""
     shape = model_shape(model)
     return 2 * shape.layers * shape.kv_heads * shape.head_dim * capacity * model.dtype.itemsize
 
