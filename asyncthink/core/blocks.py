@@ -36,6 +36,7 @@ class Block:
     capacity: int  # the most tokens the block may hold
     tokens: list[int] = field(default_factory=list)
     pages: list[int] = field(default_factory=list)  # arena pages holding the tokens, in order
+    page_runs: list | None = field(default=None, repr=False)  # consecutive pages: (first page, index, count)
 
     @property
     def length(self) -> int:
@@ -175,16 +176,21 @@ class BlockTable:
     def runs(self, name: str) -> list[tuple[int, int, int]]:
         """The block's tokens as contiguous runs of arena slots: (first slot, first local position, length)."""
         block, p = self.blocks[name], self.page_size
-        out: list[list[int]] = []
-        for i, page in enumerate(block.pages):
-            n = min(p, block.length - i * p)
+        if block.page_runs is None:  # computed again only when the block's pages change
+            block.page_runs = []
+            for i, page in enumerate(block.pages):
+                last = block.page_runs[-1] if block.page_runs else None
+                if last is not None and last[0] + last[2] == page:
+                    block.page_runs[-1] = (last[0], last[1], last[2] + 1)
+                else:
+                    block.page_runs.append((page, i, 1))
+        out = []
+        for page, index, count in block.page_runs:
+            n = min(count * p, block.length - index * p)
             if n <= 0:
                 break
-            if out and out[-1][0] + out[-1][2] == page * p:
-                out[-1][2] += n
-            else:
-                out.append([page * p, i * p, n])
-        return [tuple(run) for run in out]
+            out.append((page * p, index * p, n))
+        return out
 
     def append(self, name: str, token_ids: list[int]) -> tuple[list[int], list[int]]:
         """Record tokens at the end of a block, taking pages as needed; returns (local positions, arena
@@ -208,6 +214,7 @@ class BlockTable:
             while len(block.pages) * self.page_size < length:
                 taken.append(self._take(block))
                 block.pages.append(taken[-1])
+                block.page_runs = None
         except ArenaFull:
             del block.pages[len(block.pages) - len(taken):]
             self._give_back(taken)
@@ -218,6 +225,8 @@ class BlockTable:
         block = self.blocks[name]
         del block.tokens[length:]
         keep = pages_for(length, self.page_size)
+        if keep < len(block.pages):
+            block.page_runs = None
         self._give_back(block.pages[keep:])
         del block.pages[keep:]
 
@@ -228,7 +237,7 @@ class BlockTable:
         """Give the block's pages back but keep its tokens (a preempted session: its keys are elsewhere)."""
         block = self.blocks[name]
         self._give_back(block.pages)
-        block.pages = []
+        block.pages, block.page_runs = [], None
 
     def restore(self, name: str) -> list[int]:
         """Pages again for an evicted block's tokens; returns their new arena slots (ArenaFull: none taken)."""
