@@ -26,13 +26,14 @@ class SessionError(AsyncThinkError):
 
 
 class ArenaFull(SessionError):
-    """The KV arena has no free run for a block right now; room comes back as sessions end."""
+    """The shared KV pool has no pages for a new session right now; pages come back as sessions end."""
 
 
 class ArenaTooSmall(SessionError):
-    """A session needs `needed` KV slots, more than the whole arena's `capacity`: it could never start
-    there. `fixed` of them are its texts and listening room (needed whatever its token caps); `room` is
-    the largest max_tokens with which it would fit (0: none)."""
+    """A session may come to use `needed` KV slots, more than the whole pool's `capacity`: even alone it
+    could outgrow it. `fixed` of them are its texts, listening room and each block's last, partly filled
+    page (needed whatever its token caps); `room` is the largest max_tokens with which it would fit
+    (0: none)."""
 
     def __init__(self, message: str, needed: int, capacity: int, fixed: int, room: int):
         super().__init__(message)

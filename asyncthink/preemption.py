@@ -1,6 +1,6 @@
 """Preemption: when the shared KV pool runs out mid-run, the newest sessions step aside.
 
-An engine admits a session when the pool has pages for its texts (session/fitting.py reserve());
+An engine admits a session when the pool has pages for its texts (session/fitting.py admit());
 its blocks then take pages as they grow. When a step needs more pages than are free, sessions
 are served oldest first and the newest ones are preempted until the older ones fit:
 

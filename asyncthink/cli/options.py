@@ -130,7 +130,7 @@ class ListenOptions:
                                           help="When input is heard while the answer is being written: pause "
                                           "the writer until the thinker says to go on, or continue.")] = "pause_writer"
     listen_capacity: Annotated[int | None, typer.Option(min=0, rich_help_panel=LISTENING, show_default="256",
-                                                        help="Tokens of room reserved for heard input, per target; "
+                                                        help="Tokens of room for heard input, per target; "
                                                         "input beyond it is not heard.")] = None
 
     def start_kwargs(self) -> dict[str, Any]:

@@ -62,7 +62,8 @@ def serve(
                                                     help="Completion tokens (thinker and writer together) when a request sets "
                                                     "no max_tokens.")] = 512,
     listen_capacity: Annotated[int, typer.Option(min=0, rich_help_panel=LIMITS,
-                                                 help="Tokens reserved per session for heard input.")] = 256,
+                                                 help="Tokens of heard input a session may take (per "
+                                                 "target; pages only for what is heard).")] = 256,
     prefill_chunk: Annotated[int, typer.Option(min=0, rich_help_panel=LIMITS,
                                                help="Prompt tokens per forward pass (chunked prefill), so a new "
                                                "request stalls running streams briefly; 0: whole prompts.")] = 256,

@@ -67,7 +67,7 @@ class BlockTable:
         self.blocks: dict[str, Block] = {}
         self._free: list[list[int]] = [[0, self.pages]] if self.pages else []  # runs [first page, count], sorted
         self._owner: list[str | None] = [None] * self.pages
-        # admission policy, set by an engine (session/fitting.py reserve()): pages a newcomer must leave free
+        # admission policy, set by an engine (session/fitting.py admit()): pages a newcomer must leave free
         # for the running sessions to grow, and pages promised to preempted sessions (they come back first)
         self.admit_margin = 0
         self.promised = 0

@@ -14,7 +14,7 @@ The step budget itself takes no positions and keeps its default.
 check_room() refuses a session whose views could outgrow the context (ContextOverflow) or that an
 engine's whole KV pool could never hold even alone (ArenaTooSmall: counted by what it can really
 write, most_slots()), naming options, never blocks, and the largest max_tokens that would fit;
-reserve() admits a session into a shared pool when there are pages for its texts (pages for the rest
+admit() admits a session into a shared pool when there are pages for its texts (pages for the rest
 come as it writes).
 
 A view's length is counted in two parts: `fixed` positions (block texts, the control cue, the
@@ -44,7 +44,7 @@ def default_budget(max_tokens: int | None) -> int:
 
 
 def _fixed_room(layout: Layout, cue_length: int, listen_capacity: int) -> dict[str, int]:
-    """Positions blocks reserve beyond their text whatever the streams write: heard input, the cue."""
+    """Positions blocks may take beyond their text whatever the streams write: heard input, the cue."""
     room = {layout.input_block: listen_capacity, layout.writes.get(CONTROL): cue_length,
             layout.writes.get(SAFETY): cue_length}
     if THINKER in layout.writes:
@@ -64,7 +64,7 @@ def _stream_room(layout: Layout, max_thinker_tokens: int, max_writer_tokens: int
 
 def block_capacities(layout: Layout, text_lengths: dict[str, int], cue_length: int, max_thinker_tokens: int,
                      max_writer_tokens: int, listen_capacity: int, max_tokens: int | None = None) -> dict[str, int]:
-    """Positions each block reserves: its initial text plus what the streams, the control cue and
+    """Positions each block may hold (its capacity): its initial text plus what the streams, the control cue and
     heard input (`listen_capacity` per target) may add to it."""
     fixed = _fixed_room(layout, cue_length, listen_capacity)
     written = _stream_room(layout, max_thinker_tokens, max_writer_tokens, max_tokens)
@@ -157,7 +157,7 @@ def check_room(layout: Layout, texts: dict[str, int], cue_length: int, max_think
     return capacities
 
 
-def reserve(table, capacities: dict[str, int], texts: dict[str, int]) -> None:
+def admit(table, capacities: dict[str, int], texts: dict[str, int]) -> None:
     """Admit a session into a shared pool: its blocks (arena name -> most tokens) are made, empty, when the
     pool has free pages for their texts (`texts`: arena name -> tokens) beyond the margin it keeps and the
     pages promised to preempted sessions; ArenaFull (naming no block) when it has not, now."""

@@ -24,7 +24,7 @@ class Intake:
 
         It takes effect at the next step that may take it (see listening.py) with a
         `heard` event; it raises SessionError for empty text, a finished session, or text
-        beyond the listening room reserved at start (`listen_capacity` tokens per target).
+        beyond the listening room (`listen_capacity` tokens per target).
         """
         if not isinstance(text, str) or not text.strip():
             raise SessionError("listen() needs non-empty text")

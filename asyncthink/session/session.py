@@ -45,7 +45,7 @@ from ..layout import CONTROL, SAFETY, THINKER, WRITER, Layout
 from ..listening import Inbox
 from ..sampling import SamplingParams, StreamSampler, YesNoReader, forbidden_ids
 from .feeding import Feeding
-from .fitting import check_room, reserve
+from .fitting import admit, check_room
 from .intake import Intake
 from .options import check_listen_args, check_options
 from .transitions import Transitions
@@ -83,7 +83,7 @@ class Session(Feeding, Intake, Transitions):
         """`budget`: forward steps; `max_tokens`: thinker and writer tokens together (None: no cap but
         the per-stream caps and the budget), exact even when both streams write in the same step: when
         one token of room is left for two, the writer's is kept and the thinker's dropped (stop reason
-        "max_tokens"). The streams' blocks reserve no more than `max_tokens` positions each, and a view
+        "max_tokens"). The streams' blocks hold no more than `max_tokens` positions each, and a view
         holding both counts at most `max_tokens` of them against the model's context.
 
         `cache_question`: the control question's text is computed at the first check and reused
@@ -129,7 +129,7 @@ class Session(Feeding, Intake, Transitions):
         self.views = {s: tuple(self.block[b] for b in v) for s, v in layout.views.items()}
         self.writes = {s: self.block[b] for s, b in layout.writes.items()}
         if self.shared:
-            reserve(runner.table, {self.block[b]: size for b, size in capacities.items()},
+            admit(runner.table, {self.block[b]: size for b, size in capacities.items()},
                     {self.block[b]: len(ids) for b, ids in self.block_ids.items()})
             self.runner = runner
         else:
