@@ -121,7 +121,8 @@ class AsyncReasoner:
         goes to Session with its default there (session.py): `check_every`, `listen_to`,
         `listen_hold`, `max_hold`, `on_input` (listening), `cache_question`, the safety controls
         `hold_writer_steps`, `safety_check_every`, `entropy_pause`, `prefill_chunk`,
-        `naive_attention`, and `runner`, `name` (used by Engine to place the session in its arena).
+        `naive_attention`, `page_size` (of the session's own KV pool), and `runner`, `name` (used by
+        Engine to place the session in its shared pool).
         """
         base = sampling or SamplingParams()
         for option, params in (("sampling", base), ("thinker", thinker), ("writer", writer)):

@@ -38,7 +38,8 @@ def _percentile(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def _one_request(http: httpx.AsyncClient, url: str, model: str, question: str, options: dict) -> dict:
+async def _one_request(http: httpx.AsyncClient, url: str, model: str, question: str, options: dict,
+                       streamed: list[int] | None = None) -> dict:
     body = {"model": model, "messages": [{"role": "user", "content": question}], **options,
             "stream": True, "stream_options": {"include_usage": True}}
     sent = time.perf_counter()
@@ -57,6 +58,8 @@ async def _one_request(http: httpx.AsyncClient, url: str, model: str, question: 
             delta = chunk["choices"][0]["delta"] if chunk.get("choices") else {}
             now = time.perf_counter() - sent
             if delta.get("content") or delta.get("reasoning"):
+                if streamed is not None:
+                    streamed[0] += 1  # chunks of text, abandoned requests' included
                 if last is not None:
                     longest_gap = max(longest_gap, now - last)
                 last = now
@@ -78,7 +81,7 @@ async def _poll_health(http: httpx.AsyncClient, url: str, until: float, polls: l
 
 
 async def _load(url: str, model: str, clients: int, duration: float, grace: float, options: dict,
-                headers: dict[str, str], polls: list[dict]) -> tuple[list[dict], float]:
+                headers: dict[str, str], polls: list[dict], streamed: list[int] | None = None) -> tuple[list[dict], float]:
     results: list[dict] = []
     start = time.perf_counter()
     deadline = start + duration
@@ -87,7 +90,8 @@ async def _load(url: str, model: str, clients: int, duration: float, grace: floa
     async def client(http: httpx.AsyncClient) -> None:
         while time.perf_counter() < deadline:
             k = next(counter)
-            result = await _one_request(http, url, model, f"Question {k}: what is {k} + {2 * k + 1}?", options)
+            result = await _one_request(http, url, model, f"Question {k}: what is {k} + {2 * k + 1}?", options,
+                                        streamed)
             results.append(result)
             if result["status"] != 200:
                 await asyncio.sleep(1.0)  # refused (full, or an error): back off instead of spinning
@@ -206,6 +210,8 @@ def main(argv=None) -> int:
           f"{_fmt(summary['longest_gap_p95_s'])} s")
     print(f"tokens/s (thinker + writer): {summary['tokens_per_s']:.1f}; writer tokens/s: "
           f"{summary['writer_tokens_per_s']:.1f}; sessions per forward pass: {_fmt(summary['sessions_per_forward'])}")
+    print(f"text chunks streamed (every request, unfinished ones included): {summary['streamed_chunks']} "
+          f"({summary['streamed_chunks_per_s']:.1f}/s)")
     print(f"sessions running (from /health, {summary['polls']} polls): mean {_fmt(summary['sessions_running_mean'])}, "
           f"max {summary['sessions_running_max']}; KV slots held per running session: "
           f"{_fmt(summary['kv_slots_per_session'])} (most held at once {summary['kv_slots_held_max']} of "
@@ -225,9 +231,12 @@ def _run(args, url: str, model: str) -> dict:
     options = {"max_tokens": args.max_tokens, "max_thinker_tokens": args.max_thinker_tokens,
                "check_every": args.check_every}
     polls: list[dict] = []
-    results, wall = asyncio.run(_load(url, model, args.clients, args.duration, args.grace, options, headers, polls))
+    streamed = [0]
+    results, wall = asyncio.run(_load(url, model, args.clients, args.duration, args.grace, options, headers, polls,
+                                      streamed))
     after = httpx.get(f"{url}/health", timeout=30).json()["batch_sizes"]
-    return {**_summary(results, wall, {k: v - before.get(k, 0) for k, v in after.items()}), **_memory(polls)}
+    return {**_summary(results, wall, {k: v - before.get(k, 0) for k, v in after.items()}), **_memory(polls),
+            "streamed_chunks": streamed[0], "streamed_chunks_per_s": streamed[0] / wall}
 
 
 if __name__ == "__main__":
