@@ -82,14 +82,19 @@ class Response:
             raise RealtimeError(f"could not connect to asyncthink at {realtime_url(url)}: {exc}") from exc
         response = cls(ws)
         try:
+            first = json.loads(await asyncio.wait_for(ws.recv(), open_timeout))  # session.created, or a refusal
+            if first.get("type") == "error":
+                await ws.close()
+                error = first.get("error") or {}
+                raise RealtimeError(error.get("message", "asyncthink refused the connection"), error)
             if settings:
                 await response._send("session.update", session=settings)
             for role, text in items:
                 await response._send("conversation.item.create", item=user_item(text, role))
             await response._send("response.create")
-        except ConnectionClosed as exc:
+        except (ConnectionClosed, TimeoutError, ValueError) as exc:
             await ws.close()
-            raise RealtimeError(f"the connection to asyncthink closed: {exc}") from exc
+            raise RealtimeError(f"the connection to asyncthink failed: {exc!r}") from exc
         response._reader = asyncio.create_task(response._read(), name="asyncthink-realtime-reader")
         return response
 

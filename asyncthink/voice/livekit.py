@@ -2,8 +2,9 @@
 
     chat(chat_ctx) ─▶ LLMStream ─▶ a response over `/v1/realtime` (client.py) ─▶ ChatChunks: the writer as
         `delta.content` (spoken), the thinker as `delta.extra["asyncthink"]["reasoning_delta"]` (never
-        spoken); the last chunk has the usage and `extra["asyncthink"]` = {response_id, reasoning,
-        heard, stop_reason} (kept in the assistant message's extra)
+        spoken), heard input as `extra["asyncthink"]["heard"]`; the last chunk has the usage and
+        `extra["asyncthink"]["done"]` = {response_id, status, stop_reason, reasoning (all of it), heard}
+        (LiveKit keeps the last `extra` with the assistant message)
     the user speaks over the agent ─▶ LiveKit interrupts the speech and closes the stream; with
         on_user_input="hear" the response keeps running, its output held
     the user's turn ends ─▶ chat(chat_ctx + the new user message) ─▶ the new message is heard by the
@@ -178,7 +179,8 @@ class LLMStream(llm.LLMStream):
                    "heard": live.response.heard, "status": result.get("status"),
                    "stop_reason": (result.get("asyncthink") or {}).get("stop_reason")}
         return llm.ChatChunk(
-            id=result.get("id") or "asyncthink", delta=llm.ChoiceDelta(role="assistant", extra={"asyncthink": summary}),
+            id=result.get("id") or "asyncthink",
+            delta=llm.ChoiceDelta(role="assistant", extra={"asyncthink": {"done": summary}}),
             usage=llm.CompletionUsage(completion_tokens=usage.get("output_tokens", 0),
                                       prompt_tokens=usage.get("input_tokens", 0),
                                       reasoning_tokens=usage.get("thinker_tokens", 0),
