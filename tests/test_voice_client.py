@@ -27,8 +27,7 @@ def test_a_response_hears_input_sent_while_it_thinks(served_tiny_reasoner):
     url, key = served_tiny_reasoner
 
     async def run():
-        response = await Response.open([("user", QUESTION)], url=url, api_key=key,
-                                       settings={"max_response_output_tokens": 400})
+        response = Response([("user", QUESTION)], url=url, api_key=key, settings={"max_response_output_tokens": 400})
         kinds = []
         async for event in response.events():
             kinds.append(event["type"])
@@ -50,7 +49,7 @@ def test_refusals_and_connection_failures_are_realtime_errors(served_tiny_reason
     url, key = served_tiny_reasoner
 
     async def events(**options):
-        response = await Response.open([("user", QUESTION)], **{"url": url, **options})
+        response = Response([("user", QUESTION)], **{"url": url, **options})
         try:
             return [event async for event in response.events()]
         finally:
@@ -69,7 +68,7 @@ def test_a_text_that_came_too_late_is_listed_as_unheard(served_tiny_reasoner):
     url, key = served_tiny_reasoner
 
     async def run():
-        response = await Response.open([("user", "What is 48 + 37?")], url=url, api_key=key)
+        response = Response([("user", "What is 48 + 37?")], url=url, api_key=key)
         async for event in response.events():
             if event["type"] == "response.done":
                 break

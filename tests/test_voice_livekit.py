@@ -18,6 +18,7 @@ pytest.importorskip("livekit.agents", reason="LiveKit Agents is not installed (p
 from livekit.agents import Agent, AgentSession  # noqa: E402
 from livekit.agents.voice import io  # noqa: E402
 
+from asyncthink.voice.client import Response  # noqa: E402
 from asyncthink.voice.livekit import LLM  # noqa: E402
 
 QUESTION = "Mira has 23 shells. Mira gets 14 more and gives 5 away. How many shells does Mira have now?"
@@ -104,3 +105,16 @@ def test_interrupt_cancels_the_running_response_and_starts_a_new_one(served_tiny
     answer = "".join(c.delta.content or "" for c in chunks if c.delta and c.id == ids[1])
     assert "\\boxed{" in answer and spoken.endswith(answer)
     assert history[-1][:2] == ("assistant", answer)
+
+
+def test_a_correction_that_comes_too_late_is_answered_by_a_new_response(served_tiny_reasoner, monkeypatch):
+    async def too_late(self, text, **options):  # as if the response had ended before it came
+        self.sent.append(text)
+
+    monkeypatch.setattr(Response, "hear", too_late)
+    chunks, spoken, history = converse(served_tiny_reasoner, on_user_input="hear")
+    ids = list(dict.fromkeys(c.id for c in chunks))
+    assert len(ids) == 2 and _extras(chunks, "heard") == []  # the second response, in the same stream
+    answers = ["".join(c.delta.content or "" for c in chunks if c.delta and c.id == i) for i in ids]
+    assert all("\\boxed{" in a for a in answers) and spoken == "".join(answers)
+    assert [role for role, _, _ in history] == ["user", "user", "assistant"]

@@ -44,6 +44,7 @@ from pipecat.services.tts_service import TTSService  # noqa: E402
 from pipecat.turns.user_turn_strategies import ExternalUserTurnStrategies  # noqa: E402
 from pipecat.workers.runner import WorkerRunner  # noqa: E402
 
+from asyncthink.voice.client import Response  # noqa: E402
 from asyncthink.voice.pipecat import AsyncThinkLLMService  # noqa: E402
 
 QUESTION = "Mira has 23 shells. Mira gets 14 more and gives 5 away. How many shells does Mira have now?"
@@ -85,7 +86,7 @@ async def _until(condition, timeout=120):
             await asyncio.sleep(0.01)
 
 
-def converse(server, *, on_user_input, interruptions):
+def converse(server, *, on_user_input, interruptions, answers=1):
     """Ask, then correct while the first thoughts come out; returns what each part of the pipeline saw."""
     url, key = server
     context = LLMContext()
@@ -111,7 +112,7 @@ def converse(server, *, on_user_input, interruptions):
             await say(QUESTION)
             await _until(lambda: any(isinstance(f, LLMThoughtTextFrame) for f in tap.frames))
             await say(CORRECTION)
-            await _until(lambda: any(r["status"] == "completed" for r in seen["done"]))
+            await _until(lambda: sum(r["status"] == "completed" for r in seen["done"]) >= answers)
             await _until(lambda: isinstance([f for f in tap.frames if isinstance(f, OUTPUT)][-1],
                                             LLMFullResponseEndFrame))
             await _until(lambda: assistant.messages and assistant.messages[-1]["role"] == "assistant", 30)
@@ -193,3 +194,20 @@ def test_interrupt_cancels_the_running_response_and_starts_a_new_one(served_tiny
     second = len(kinds) - kinds[::-1].index("FullResponseStart") - 1
     _assert_one_part(output[second:])
     _assert_spoken_is_the_answer(spoken, output[second:], context)
+
+
+def test_a_correction_that_comes_too_late_is_answered_by_a_new_response(served_tiny_reasoner, monkeypatch):
+    async def too_late(self, text, **options):  # as if the response had ended before it came
+        self.sent.append(text)
+
+    monkeypatch.setattr(Response, "hear", too_late)
+    output, spoken, seen, context, _ = converse(served_tiny_reasoner, on_user_input="hear", interruptions=False,
+                                                answers=2)
+    assert len(seen["created"]) == 2 and seen["heard"] == []
+    parts = [i for i, f in enumerate(output) if isinstance(f, LLMFullResponseStartFrame)]
+    assert len(parts) == 2
+    _assert_one_part(output[:parts[1]])
+    _assert_one_part(output[parts[1]:])
+    answers = [_texts(output[:parts[1]], LLMTextFrame), _texts(output[parts[1]:], LLMTextFrame)]
+    assert all("\\boxed{" in a for a in answers)
+    assert " ".join(spoken).split() == " ".join(answers).split()

@@ -1,7 +1,7 @@
 """One asyncthink response over the server's `/v1/realtime` WebSocket, for the voice adapters.
 
-    Response.open(messages) ─▶ connect, session.update (settings), one conversation.item.create per
-    message, response.create ─▶ a reader task puts the response's events on a queue ─▶ events()
+    Response(messages) ─▶ a task of its own: connect, session.update (settings), one
+    conversation.item.create per message, response.create, then the response's events onto a queue ─▶ events()
     Response.hear(text) ─▶ conversation.item.create while it runs: heard by it (response.asyncthink.heard)
 
 The reader runs on its own, so a consumer that stops reading (a framework that closed its stream)
@@ -55,8 +55,14 @@ class Response:
     texts sent with `hear()` that the response ended without hearing (they came too late).
     """
 
-    def __init__(self, ws: ClientConnection):
-        self.ws = ws
+    def __init__(self, messages: Iterable[tuple[str, str]], *, url: str = DEFAULT_URL, api_key: str | None = None,
+                 settings: dict[str, Any] | None = None, open_timeout: float = 10):
+        """Start a response to the conversation (role, text): connecting, sending it and asking for the
+        response happen in the background, so nothing here waits (or can be cut short by a caller's
+        cancellation). `settings`: `session.update` fields (`max_response_output_tokens`, `mode`, ...).
+        Must be created inside a running event loop."""
+        self.url = realtime_url(url)
+        self.ws: ClientConnection | None = None
         self.id: str | None = None
         self.thoughts: list[str] = []
         self.answer: list[str] = []
@@ -66,37 +72,42 @@ class Response:
         self.done = False
         self._queue: asyncio.Queue[dict[str, Any] | BaseException] = asyncio.Queue()
         self._ours: dict[str, str] = {}  # event_id -> type of the client events this sent
-        self._reader: asyncio.Task | None = None
-
-    @classmethod
-    async def open(cls, messages: Iterable[tuple[str, str]], *, url: str = DEFAULT_URL, api_key: str | None = None,
-                   settings: dict[str, Any] | None = None, open_timeout: float = 10) -> Response:
-        """Connect, send the conversation (role, text) and ask for a response. `settings` are
-        `session.update` fields (`max_response_output_tokens`, `mode`, `listen_hold`, ...)."""
+        self._asked = asyncio.get_running_loop().create_future()  # set once response.create is sent (or failed)
         items = [(ROLES[role], text) for role, text in messages if role in ROLES and text]
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._reader = asyncio.create_task(self._run(items, headers, settings, open_timeout),
+                                           name="asyncthink-realtime")
+
+    async def _run(self, items: list[tuple[str, str]], headers: dict[str, str], settings: dict[str, Any] | None,
+                   open_timeout: float) -> None:
         try:
-            ws = await connect(realtime_url(url), additional_headers=headers, open_timeout=open_timeout,
-                               max_size=None)
-        except (OSError, TimeoutError, ConnectionClosed) as exc:
-            raise RealtimeError(f"could not connect to asyncthink at {realtime_url(url)}: {exc}") from exc
-        response = cls(ws)
-        try:
-            first = json.loads(await asyncio.wait_for(ws.recv(), open_timeout))  # session.created, or a refusal
+            try:
+                self.ws = await connect(self.url, additional_headers=headers, open_timeout=open_timeout,
+                                        max_size=None)
+            except (OSError, TimeoutError) as exc:
+                raise RealtimeError(f"could not connect to asyncthink at {self.url}: {exc}") from exc
+            first = json.loads(await asyncio.wait_for(self.ws.recv(), open_timeout))  # session.created, or a refusal
             if first.get("type") == "error":
-                await ws.close()
                 error = first.get("error") or {}
                 raise RealtimeError(error.get("message", "asyncthink refused the connection"), error)
             if settings:
-                await response._send("session.update", session=settings)
+                await self._send("session.update", session=settings)
             for role, text in items:
-                await response._send("conversation.item.create", item=user_item(text, role))
-            await response._send("response.create")
-        except (ConnectionClosed, TimeoutError, ValueError) as exc:
-            await ws.close()
-            raise RealtimeError(f"the connection to asyncthink failed: {exc!r}") from exc
-        response._reader = asyncio.create_task(response._read(), name="asyncthink-realtime-reader")
-        return response
+                await self._send("conversation.item.create", item=user_item(text, role))
+            await self._send("response.create")
+            self._asked.set_result(True)
+            await self._read()
+        except (RealtimeError, ConnectionClosed, TimeoutError, ValueError) as exc:
+            if not isinstance(exc, RealtimeError):
+                exc = RealtimeError(f"the connection to asyncthink failed: {exc!r}")
+            self._queue.put_nowait(exc)
+        finally:
+            self.done = True
+            if not self._asked.done():
+                self._asked.set_result(False)
+            if self.ws is not None:
+                with contextlib.suppress(Exception):
+                    await self.ws.close()
 
     async def _send(self, kind: str, label: str | None = None, **fields: Any) -> str:
         event_id = f"evt_{uuid.uuid4().hex[:20]}"
@@ -105,28 +116,19 @@ class Response:
         return event_id
 
     async def _read(self) -> None:
-        try:
-            async for message in self.ws:
-                event = json.loads(message)
-                kind = event.get("type")
-                if kind in SERVER_SIDE:
-                    continue
-                if kind == "error" and self._fatal(event):
-                    error = event.get("error") or {}
-                    raise RealtimeError(error.get("message", "asyncthink refused the request"), error)
-                self._note(event)
-                self._queue.put_nowait(event)
-                if kind == "response.done":
-                    return
-            raise RealtimeError("the connection to asyncthink closed before the response was done")
-        except (RealtimeError, ConnectionClosed, ValueError) as exc:
-            if not isinstance(exc, RealtimeError):
-                exc = RealtimeError(f"the connection to asyncthink failed: {exc}")
-            self._queue.put_nowait(exc)
-        finally:
-            self.done = True
-            with contextlib.suppress(Exception):
-                await self.ws.close()
+        async for message in self.ws:
+            event = json.loads(message)
+            kind = event.get("type")
+            if kind in SERVER_SIDE:
+                continue
+            if kind == "error" and self._fatal(event):
+                error = event.get("error") or {}
+                raise RealtimeError(error.get("message", "asyncthink refused the request"), error)
+            self._note(event)
+            self._queue.put_nowait(event)
+            if kind == "response.done":
+                return
+        raise RealtimeError("the connection to asyncthink closed before the response was done")
 
     def _fatal(self, event: dict[str, Any]) -> bool:
         """An error about heard input, or one that a failed response's `response.done` follows, is not."""
@@ -171,24 +173,23 @@ class Response:
         return late[::-1]
 
     async def hear(self, text: str, *, to: str | None = None, hold: str | None = None) -> None:
-        """Send user input to the running response (heard at one of its next steps, or, when it
-        ends first, listed by `unheard()`)."""
+        """Send user input to the running response (heard at one of its next steps, or, when it ends
+        first, listed by `unheard()`). Sent once the response was asked for, so never part of its prompt."""
         options = {k: v for k, v in (("to", to), ("hold", hold)) if v is not None}
         self.sent.append(text)
-        with contextlib.suppress(ConnectionClosed):  # it ended meanwhile: nothing left to hear it
-            await self._send("conversation.item.create", "hear", item=user_item(text),
-                             **({"asyncthink": options} if options else {}))
+        if await asyncio.shield(self._asked) and not self.done:
+            with contextlib.suppress(ConnectionClosed):  # it ended meanwhile: nothing left to hear it
+                await self._send("conversation.item.create", "hear", item=user_item(text),
+                                 **({"asyncthink": options} if options else {}))
 
     async def cancel(self) -> None:
         """Stop the response at the engine's next step (`response.done`, status cancelled, follows)."""
-        if not self.done:
+        if await asyncio.shield(self._asked) and not self.done:
             with contextlib.suppress(ConnectionClosed):
                 await self._send("response.cancel")
 
     async def close(self) -> None:
-        """Close the connection (the server cancels a response still running) and stop reading."""
-        await self.ws.close()
-        if self._reader is not None:
-            self._reader.cancel()
-            await asyncio.gather(self._reader, return_exceptions=True)
+        """Stop: close the connection (the server cancels a response still running), whatever its stage."""
+        self._reader.cancel()
+        await asyncio.gather(self._reader, return_exceptions=True)
         self.done = True

@@ -102,11 +102,8 @@ class LLM(llm.LLM):
             return live
         await self._drop()
         conversation = [("system" if m.role == "developer" else m.role, m.text_content or "") for m in messages]
-        try:
-            response = await Response.open(conversation, url=self.url, api_key=self.api_key, settings=self.session)
-        except RealtimeError as exc:
-            raise APIConnectionError(str(exc)) from exc
-        self._live = _Live(response, ids, owner=stream)
+        response = Response(conversation, url=self.url, api_key=self.api_key, settings=self.session)
+        self._live = _Live(response, ids, owner=stream)  # (it connects in the background: nothing to cut short)
         return self._live
 
     def _release(self, stream: LLMStream, live: _Live) -> None:
@@ -141,9 +138,14 @@ class LLMStream(llm.LLMStream):
             live = await plugin._take(self, messages)
             while True:
                 await self._relay(live)
-                if not live.response.unheard() or (live.response.result or {}).get("status") == "cancelled":
+                late = live.response.unheard()
+                if not late or (live.response.result or {}).get("status") == "cancelled":
                     return
-                # the user's message came as it ended, too late to be heard: a new response answers it
+                # the user's message came as it ended, too late to be heard: a new response answers it, after
+                # the answer this one gave
+                said = llm.ChatMessage(role="assistant", content=["".join(live.response.answer)])
+                messages = [m for m in messages if not (m.role == "user" and m.text_content in late)] + [said] + [
+                    m for m in messages if m.role == "user" and m.text_content in late]
                 live = await plugin._take(self, messages)
         finally:
             if live is not None:
@@ -168,9 +170,9 @@ class LLMStream(llm.LLMStream):
                 elif kind == "response.done":
                     self._event_ch.send_nowait(self._last_chunk(live, event["response"]))
         except RealtimeError as exc:
-            status = exc.error.get("code")
-            raise APIStatusError(str(exc), status_code=400 if status else -1, body=exc.error,
-                                 retryable=False) from exc
+            if not exc.error:  # no answer from the server: connecting again may work
+                raise APIConnectionError(str(exc)) from exc
+            raise APIStatusError(str(exc), status_code=400, body=exc.error, retryable=False) from exc
 
     @staticmethod
     def _last_chunk(live: _Live, result: dict[str, Any]) -> llm.ChatChunk:

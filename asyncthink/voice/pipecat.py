@@ -35,6 +35,7 @@ from pipecat.frames.frames import (
     LLMThoughtTextFrame,
 )
 from pipecat.metrics.metrics import LLMTokenUsage
+from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.llm_service import LLMService
 from pipecat.services.settings import LLMSettings
@@ -46,20 +47,24 @@ SETTINGS = {"max_tokens": "max_response_output_tokens", "temperature": "temperat
             "top_k": "top_k", "seed": "seed"}  # Pipecat's LLMSettings -> session.update fields
 
 
+def _text(message: Any) -> str | None:
+    """The text of a context message (its text parts joined); None for tool calls, images, provider-specific."""
+    if not isinstance(message, dict) or message.get("role") not in ("system", "developer", "user", "assistant"):
+        return None
+    content = message.get("content")
+    if isinstance(content, list):
+        content = "".join(part.get("text", "") for part in content if isinstance(part, dict)
+                          and part.get("type") == "text")
+    return content if isinstance(content, str) and content.strip() else None
+
+
+def _is_user_text(message: Any, texts: list[str]) -> bool:
+    return isinstance(message, dict) and message.get("role") == "user" and _text(message) in texts
+
+
 def context_messages(messages: list[Any]) -> list[tuple[str, str]]:
-    """(role, text) of a Pipecat context's messages: text parts joined; tool calls, images, provider-specific
-    messages left out."""
-    out = []
-    for message in messages:
-        if not isinstance(message, dict) or message.get("role") not in ("system", "developer", "user", "assistant"):
-            continue
-        content = message.get("content")
-        if isinstance(content, list):
-            content = "".join(part.get("text", "") for part in content
-                              if isinstance(part, dict) and part.get("type") == "text")
-        if isinstance(content, str) and content.strip():
-            out.append((message["role"], content))
-    return out
+    """(role, text) of a Pipecat context's messages that have text."""
+    return [(m["role"], text) for m in messages if (text := _text(m)) is not None]
 
 
 class AsyncThinkLLMService(LLMService):
@@ -85,7 +90,7 @@ class AsyncThinkLLMService(LLMService):
         self._hear = {"to": hear_to, "hold": hear_hold}
         self._hold_seconds = hold_seconds
         self.response: Response | None = None  # the running (or last) response
-        self._context: Any = None  # the last LLMContext: answered again when heard input came too late
+        self._context: Any = None  # the last LLMContext (heard input that came too late is answered anew)
         self._task: asyncio.Task | None = None
         self._seen = 0  # the context messages the running response knows (given or heard)
         self._released = asyncio.Event()  # cleared while the output is held (after an interruption)
@@ -154,13 +159,8 @@ class AsyncThinkLLMService(LLMService):
         await self.start_ttfb_metrics()
         async with self._push_lock:
             await self._open_part()
-        try:
-            self.response = await Response.open(conversation, url=self._url, api_key=self._api_key,
-                                                settings=self._session_settings())
-        except RealtimeError as exc:
-            await self.push_error(error_msg=f"asyncthink: {exc}", exception=exc)
-            await self._end_output()
-            return
+        self.response = Response(conversation, url=self._url, api_key=self._api_key,
+                                 settings=self._session_settings())  # (it connects in the background)
         self._task = self.create_task(self._relay(self.response), "asyncthink-response")
 
     def _session_settings(self) -> dict[str, Any]:
@@ -216,10 +216,13 @@ class AsyncThinkLLMService(LLMService):
             self._cancel_expiry()
             if self._released.is_set():
                 await self._end_output()
-        if response.unheard() and response.result and response.result.get("status") != "cancelled":
-            # the user spoke as it ended, too late to be heard: answer the whole context again
-            self._task = None
-            await self._open_response(self._context.get_messages())
+        late = response.unheard()
+        if late and response.result and response.result.get("status") != "cancelled":
+            # the user spoke as it ended, too late to be heard: a new response answers, as for a new turn
+            known = [m for m in self._context.get_messages()[:self._seen] if not _is_user_text(m, late)]
+            messages = known + [{"role": "assistant", "content": "".join(response.answer)}] + [
+                {"role": "user", "content": text} for text in late]
+            await self.queue_frame(LLMContextFrame(context=LLMContext(messages=messages)))
 
     async def _relay_event(self, event: dict[str, Any]) -> None:
         kind = event["type"]
@@ -270,7 +273,7 @@ class AsyncThinkLLMService(LLMService):
 
     async def stop(self, frame: EndFrame) -> None:
         """A graceful end: a response still running finishes first (one held is cancelled)."""
-        while self._responding() and self._released.is_set():
+        while self._task is not None and not self._task.done() and self._released.is_set():
             await asyncio.gather(self._task, return_exceptions=True)
         await self._drop_response()
         await super().stop(frame)
