@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 
 pytest.importorskip("livekit.agents", reason="LiveKit Agents is not installed (pip install 'asyncthink[livekit]')")
@@ -118,3 +119,33 @@ def test_a_correction_that_comes_too_late_is_answered_by_a_new_response(served_t
     answers = ["".join(c.delta.content or "" for c in chunks if c.delta and c.id == i) for i in ids]
     assert all("\\boxed{" in a for a in answers) and spoken == "".join(answers)
     assert [role for role, _, _ in history] == ["user", "user", "assistant"]
+
+
+def test_a_held_response_nobody_takes_up_is_cancelled_after_hold_seconds(served_tiny_reasoner):
+    url, key = served_tiny_reasoner
+    agent = Recorder()
+
+    async def main():
+        plugin = LLM(url=url, api_key=key, hold_seconds=0.2, session={"max_response_output_tokens": 4000})
+        async with AgentSession(llm=plugin) as session:
+            await session.start(agent)
+            session.generate_reply(user_input=QUESTION)
+            async with asyncio.timeout(120):
+                while not _extras(agent.chunks, "reasoning_delta"):
+                    await asyncio.sleep(0.01)
+                await session.interrupt()  # the user spoke, and no turn follows
+                held = plugin._live
+                assert held is not None and not held.response.done  # kept for the next turn, still thinking
+                while not held.response.done:
+                    await asyncio.sleep(0.05)
+            assert plugin._live is None
+            return held.response
+
+    response = asyncio.run(main())
+    assert response.result is None  # closed: the server cancels it (it never reported response.done)
+
+    async def idle():
+        async with asyncio.timeout(30):
+            while httpx.get(f"{url}/health").json()["sessions"]:
+                await asyncio.sleep(0.05)
+    asyncio.run(idle())

@@ -2,7 +2,8 @@
 
     framework (Pipecat / LiveKit) ─▶ adapter (pipecat.py / livekit.py) ─▶ client.py: one response over
     the server's `/v1/realtime` WebSocket ─▶ `asyncthink serve`
-    writer text ─▶ the framework's spoken text (TTS); thinker text ─▶ thought frames / chunk extras (never spoken)
+    writer text ─▶ the framework's spoken text (TTS)
+    thinker text ─▶ Pipecat's thought frames, LiveKit chunks' `extra` (never spoken)
     user speech that ends while a response runs ─▶ heard by that response (`conversation.item.create`)
 
 Nothing here is imported by `import asyncthink`; `asyncthink.voice.pipecat` needs only Pipecat

@@ -62,6 +62,7 @@ class LLM(llm.LLM):
         self.hold_seconds = hold_seconds
         self._model = model
         self._live: _Live | None = None
+        self._closing: set[asyncio.Task] = set()  # (drops in flight, kept referenced)
 
     @property
     def model(self) -> str:
@@ -113,10 +114,14 @@ class LLM(llm.LLM):
             return  # a newer stream took it up
         live.owner = None
         if live.response.done or self.on_user_input == "interrupt":
-            asyncio.get_running_loop().create_task(self._drop(live))
+            self._drop_soon(live)
         else:
-            live.expiry = asyncio.get_running_loop().call_later(
-                self.hold_seconds, lambda: asyncio.get_running_loop().create_task(self._drop(live)))
+            live.expiry = asyncio.get_running_loop().call_later(self.hold_seconds, self._drop_soon, live)
+
+    def _drop_soon(self, live: _Live) -> None:
+        task = asyncio.get_running_loop().create_task(self._drop(live))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def _drop(self, live: _Live | None = None) -> None:
         live = live or self._live

@@ -172,7 +172,7 @@ class AsyncThinkLLMService(LLMService):
         return settings
 
     async def _on_interruption(self) -> None:
-        if not self._responding():
+        if self._task is None or self._task.done():  # (one whose events are still being pushed counts)
             return
         if self._mode == "interrupt":
             await self._drop_response()
