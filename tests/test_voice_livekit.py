@@ -10,6 +10,11 @@ Skips without LiveKit Agents (`pip install "asyncthink[livekit]"`).
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -149,3 +154,12 @@ def test_a_held_response_nobody_takes_up_is_cancelled_after_hold_seconds(served_
             while httpx.get(f"{url}/health").json()["sessions"]:
                 await asyncio.sleep(0.05)
     asyncio.run(idle())
+
+
+def test_the_example_runs_in_a_terminal(served_tiny_reasoner):
+    url, key = served_tiny_reasoner
+    example = Path(__file__).resolve().parents[1] / "examples" / "livekit_agent.py"
+    out = subprocess.run([sys.executable, str(example)], input=QUESTION + "\n", capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "ASYNCTHINK_URL": url, "ASYNCTHINK_API_KEY": key})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert re.search(r"^> .*\\boxed\{\d+\}", out.stdout, re.M), out.stdout[-2000:]

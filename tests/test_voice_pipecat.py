@@ -10,6 +10,11 @@ Skips without Pipecat (`pip install "asyncthink[pipecat]"`).
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 import time
 
 import pytest
@@ -211,3 +216,12 @@ def test_a_correction_that_comes_too_late_is_answered_by_a_new_response(served_t
     answers = [_texts(output[:parts[1]], LLMTextFrame), _texts(output[parts[1]:], LLMTextFrame)]
     assert all("\\boxed{" in a for a in answers)
     assert " ".join(spoken).split() == " ".join(answers).split()
+
+
+def test_the_example_runs_in_a_terminal(served_tiny_reasoner):
+    url, key = served_tiny_reasoner
+    example = Path(__file__).resolve().parents[1] / "examples" / "pipecat_agent.py"
+    out = subprocess.run([sys.executable, str(example)], input=QUESTION + "\n", capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "ASYNCTHINK_URL": url, "ASYNCTHINK_API_KEY": key})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert re.search(r"^> .*\\boxed\{\d+\}", out.stdout, re.M), out.stdout[-2000:]
