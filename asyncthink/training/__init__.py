@@ -1,6 +1,6 @@
 """Training the tiny reasoner that ships in asyncthink/models/tiny_reasoner/.
 
-    python -m asyncthink.training --seed 0 --out DIR        # regenerates the shipped folder
+    python -m asyncthink.training --seed 0 --out DIR        # stage 1 of the shipped folder (stages 2-3: __main__.py)
     python -m asyncthink.training.check DIR                 # measures it through the engine
 
 The model is trained on the project's own layouts (ordinary think-then-answer chats, the

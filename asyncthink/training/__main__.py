@@ -2,11 +2,12 @@
 
 The defaults are stage 1 of the shipped folder asyncthink/models/tiny_reasoner/: seed 0,
 3466 steps of 8 sequences, learning rate 2e-3 (50 warm-up steps, the last 693 decaying to a
-tenth), 2 threads. Stage 2 continues it on new data:
+tenth), 2 threads, corpus version 1. Stages 2 and 3 continue it on new data:
 
-    python -m asyncthink.training --init STAGE1 --seed 1 --lr 1e-3 --steps 2151 --decay-steps 430 --out DIR
+    python -m asyncthink.training --init STAGE1 --seed 1 --lr 1e-3 --steps 2151 --decay-steps 430 --out STAGE2
+    python -m asyncthink.training --init STAGE2 --corpus 2 --seed 2 --lr 1e-3 --steps 4000 --decay-steps 800 --out DIR
 
-(both were run with `--minutes`, which stopped at those step counts and printed them).
+(stages 1 and 2 were run with `--minutes`, which stopped at those step counts and printed them).
 """
 
 from __future__ import annotations
