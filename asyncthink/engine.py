@@ -81,8 +81,9 @@ class Engine:
     def submit(self, problem: str, **start_kwargs) -> Session:
         """Start a session inside the engine (same options as AsyncReasoner.start).
 
-        Raises ArenaFull when the arena has no room for its blocks right now, and ArenaTooSmall (a
-        plain SessionError) when it never would (the session needs more than the whole arena)."""
+        Raises ArenaFull when the pool has no pages for its texts right now (beyond the margin and the
+        pages promised to preempted sessions), and ArenaTooSmall (a plain SessionError) when it never
+        would (even alone the session could outgrow the whole pool)."""
         with self._lock:
             name = f"s{self._next_id}"
             self._next_id += 1

@@ -36,6 +36,24 @@ def test_a_block_grows_after_its_last_page_else_where_it_has_room():
     assert slots[:32] == list(range(32)) and slots[32] == runs[1][0]
 
 
+def test_growing_blocks_stay_few_runs_low_in_a_large_pool():
+    """Two sessions' thoughts and answers growing at once in a pool of 4096 pages: each block stays a
+    few runs, and the pages in use stay low (the static step scores up to the highest one)."""
+    table = BlockTable(capacity=65536, page_size=16)
+    for s in ("s0", "s1"):
+        for name, size in (("prompt", 40), ("thoughts", 5000), ("answer", 5000)):
+            table.allocate(f"{s}/{name}", size)
+        table.append(f"{s}/prompt", [0] * 40)
+    for step in range(3000):
+        for s in ("s0", "s1"):
+            table.append(f"{s}/thoughts", [0])
+            if step >= 100:
+                table.append(f"{s}/answer", [0])
+    assert max(len(table.runs(name)) for name in table.blocks) <= 3
+    top = max(p for b in table.blocks.values() for p in b.pages)
+    assert table.used_pages == 746 and top < 800  # of 4096 pages: packed low, a little room between
+
+
 def test_a_block_that_cannot_grow_leaves_the_next_page_to_others():
     table = BlockTable(capacity=64, page_size=4)
     table.allocate("marker", 3)  # never more than 3 tokens: one page

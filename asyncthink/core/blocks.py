@@ -15,9 +15,11 @@ in a stream's context is decided by the views (layout), through offsets computed
 `capacity` is the most tokens a block may ever hold (its session's caps), not memory set aside.
 
 Where a block's next page goes: the page right after its last one when that is free (the block
-stays one contiguous run, which attention reads as one slice); otherwise the free run that leaves
-it the most room to grow — the start of a free run, or its middle when the run follows another
-block that may still grow, so that block keeps room after its own last page.
+stays one contiguous run, which attention reads as one slice); otherwise the lowest free run that
+leaves it room to grow (GROWTH_SLOTS, or the most any run leaves), starting there — or, when the
+run follows another block that may still grow, up to GROWTH_SLOTS (at most half the run) further
+on, so that block keeps room after its own last page. Blocks stay a few runs each and the pages in
+use stay low in the arena (the static decode step scores the arena up to the highest one).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from dataclasses import dataclass, field
 from ..errors import ArenaFull, SessionError
 
 DEFAULT_PAGE_SIZE = 16
+GROWTH_SLOTS = 1024  # room a new run leaves after a block that may still grow (and wants for itself)
 
 
 @dataclass
@@ -95,7 +98,7 @@ class BlockTable:
                    for n, k in new_tokens.items())
 
     def _take(self, block: Block) -> int:
-        """One free page for `block`: after its last page if free, else where it has most room to grow."""
+        """One free page for `block`: after its last page if free, else low in the pool with room to grow."""
         if not self._free:
             raise ArenaFull(f"the KV pool has no free page for block {block.name!r} (all {self.pages} pages of "
                             f"{self.page_size} slots are in use); wait for running sessions to finish or give "
@@ -106,14 +109,14 @@ class BlockTable:
             index = next((i for i, (first, _) in enumerate(self._free) if first == after), None)
         if index is not None:
             page = after
-        else:
-            best = None  # (room to grow, -page, run index)
+        else:  # (room to grow, page, run index) per free run, lowest addresses first
+            gap = max(1, GROWTH_SLOTS // self.page_size)
+            candidates = []
             for i, (first, count) in enumerate(self._free):
-                skip = count // 2 if first and self._may_grow(self._owner[first - 1]) else 0
-                candidate = (count - skip, -(first + skip), i)
-                best = candidate if best is None or candidate > best else best
-            _, page, index = best
-            page = -page
+                skip = min(count // 2, gap) if first and self._may_grow(self._owner[first - 1]) else 0
+                candidates.append((count - skip, first + skip, i))
+            want = min(gap, max(room for room, _, _ in candidates))
+            _, page, index = next(c for c in candidates if c[0] >= want)
         return self._claim(index, page, block)
 
     def _claim(self, index: int, page: int, block: Block) -> int:

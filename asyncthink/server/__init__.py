@@ -1,7 +1,7 @@
 """`asyncthink serve`: an OpenAI-compatible HTTP server and a duplex WebSocket session API.
 
     HTTP/WS request ─▶ auth ─▶ validation (openai_request.py) ─▶ admission (admission.py, bounded wait
-    for KV room) ─▶ Engine.submit: a session in the shared arena, stepped with every other running
+    for KV room) ─▶ Engine.submit: a session in the shared KV pool, stepped with every other running
     session in one forward pass by the engine's thread ─▶ step signal (bridge.py) ─▶ the session's
     events ─▶ OpenAI chunks (openai_response.py) as SSE frames or JSON (completions.py), or Realtime-style
     events (realtime.py)

@@ -7,7 +7,7 @@
 Routes: `GET`/`HEAD /` (the web page, no auth; its files under `/static/`: page.py), `GET`/`HEAD /health`
 (no auth; 503 once the engine has failed), `GET /v1/models`, `GET /v1/models/{id}`,
 `POST /v1/chat/completions`, `POST /v1/chat/completions/{id}/input`, WebSocket `/v1/realtime`.
-The model is loaded once by the caller and passed in; the engine (one shared KV arena,
+The model is loaded once by the caller and passed in; the engine (one shared KV pool,
 one background thread stepping every running session together) lives as long as the app.
 """
 

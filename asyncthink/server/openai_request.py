@@ -5,7 +5,7 @@
 
 Every failure is a 400 in OpenAI's error schema whose `param` names the field in OpenAI's
 spelling (`messages[0].content`, `stream_options.include_usage`). Limits that depend on the
-model (context length, KV arena) are checked later, at admission (completions.py).
+model (context length, KV pool) are checked later, at admission (completions.py).
 
 Parameters: the usual OpenAI ones (below) plus asyncthink extensions, documented in the
 README: `mode`, `layout`, `check_every`, `max_steps`, `max_thinker_tokens`, `max_writer_tokens`,

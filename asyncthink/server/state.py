@@ -141,7 +141,7 @@ class ServerState:
                 return self.engine.submit(problem, listen_capacity=self.config.listen_capacity, **options)
             except ArenaFull:
                 raise
-            except SessionError as exc:  # options are validated, so what is left is context or arena room
+            except SessionError as exc:  # options are validated, so what is left is context or pool room
                 raise self._refusal(exc, options["max_tokens"], tokens_param, messages_param) from None
 
         self.check_engine()

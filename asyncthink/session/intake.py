@@ -39,7 +39,7 @@ class Intake:
         with self._listen_lock:
             if self._closed or self._cancel.is_set():
                 raise SessionError(f"the session has finished ({self.stop_reason or 'cancelled'}); start a new session to ask more")
-            # an aimed-at-thinker item may fall back to the input block, so it reserves room in both
+            # an aimed-at-thinker item may fall back to the input block, so it counts against both rooms
             need = {"thinker": len(thinker_ids), "input": len(input_ids)}
             for target, n in need.items():
                 if self._listen_used[target] + n > self.listen_capacity:
