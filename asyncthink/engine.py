@@ -21,7 +21,7 @@ as the server can wait for room; one that could never fit, even alone in an empt
 every step, from the stepping thread, so an asyncio server can wake its streams without a
 thread per client.
 
-    one pool of pages, shared:  [ s1/prompt | s1/prompt | s2/prompt | s1/thoughts | s2/thoughts | free | s1/thoughts ...]
+    one pool of pages, shared:  [ s1/prompt | s1/prompt | s2/prompt | s1/thoughts | s2/thoughts | free ...]
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ class Engine:
         if not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 1:
             raise SessionError(f"capacity must be a positive number of KV slots, got {capacity!r}")
         if not isinstance(page_size, int) or isinstance(page_size, bool) or not 1 <= page_size <= capacity:
-            raise SessionError(f"page_size must be a positive number of KV slots, at most the capacity, got {page_size!r}")
+            raise SessionError(f"page_size must be a positive number of KV slots, at most the capacity, "
+                               f"got {page_size!r}")
         if prefill_chunk is not None and (not isinstance(prefill_chunk, int) or prefill_chunk < 1):
             raise SessionError(f"prefill_chunk must be a positive number of prompt tokens (or None), got {prefill_chunk!r}")
         self.reasoner = reasoner

@@ -54,7 +54,8 @@ def _run(model, tokenizer, decode, page_size, layout, kinds, placement, seed):
             slots = plan.slots[rows.first_row : rows.first_row + len(chunk.tokens)]
             pages = {s // page_size for s in slots}
             kinds["prefill_across_pages"] += len(chunk.tokens) > 1 and len(pages) > 1
-            kinds["decode_new_page"] += len(chunk.tokens) == 1 and slots[0] % page_size == 0 and plan.positions[rows.first_row] > 0
+            first_in_page = slots[0] % page_size == 0 and plan.positions[rows.first_row] > 0
+            kinds["decode_new_page"] += len(chunk.tokens) == 1 and first_in_page
             kinds["control"] += chunk.stream == "control"
             kinds["two_streams"] += chunk.stream == "writer" and any(c.chunk.stream == "thinker" for c in plan.chunks)
         kinds["block_in_runs"] += any(len(b.runs) > 1 for b in plan.blocks)
