@@ -13,9 +13,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 import tomllib
@@ -30,8 +27,6 @@ from asyncthink.server import ServerConfig, create_app, serve_in_thread
 from asyncthink.server.page import STATIC
 
 ROOT = Path(__file__).resolve().parents[1]
-ASYNCTHINK = str(Path(sys.executable).with_name("asyncthink"))
-KEY = "sk-web-test"
 QUESTION = "Mira has 23 shells. Mira gets 14 more and gives 5 away. How many shells does Mira have now?"
 CORRECTION = "Actually, Mira gives 9 away."
 LONG_QUESTION = ("Omar has 264 stamps. Omar buys 57 more and loses 38. Then Omar sells 19 and finds 85 more. "
@@ -112,37 +107,14 @@ def _browser_or_skip():
 
 
 @pytest.fixture(scope="module")
-def tiny_server():
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "ASYNCTHINK_API_KEY": KEY}
-    proc = subprocess.Popen([ASYNCTHINK, "serve", "-m", "tiny-reasoner", "--port", "0"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        address, log, deadline = None, [], time.monotonic() + 300
-        while address is None and time.monotonic() < deadline:
-            line = proc.stderr.readline()
-            if not line:
-                break
-            log.append(line)
-            if match := re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", line):
-                address = match.group(1)
-        assert address, "".join(log)
-        yield address
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@pytest.fixture(scope="module")
 def page(request):
     browser = _browser_or_skip()  # (before the server starts: a skip costs nothing)
     from selenium.webdriver.support.ui import WebDriverWait
 
     try:
-        browser.get(f"{request.getfixturevalue('tiny_server')}/")
+        address, key = request.getfixturevalue("served_tiny_reasoner")  # conftest: a real serve, with an API key
+        browser.key = key
+        browser.get(f"{address}/")
         browser.wait = lambda condition, timeout=300: WebDriverWait(browser, timeout, poll_frequency=0.05).until(
             lambda _: condition())
         yield browser
@@ -196,7 +168,7 @@ def connection(browser) -> str:
 def enter_key(browser) -> None:
     key = by_id(browser, "api-key")
     key.clear()
-    key.send_keys(KEY)
+    key.send_keys(browser.key)
     key.send_keys("\n")
     browser.wait(lambda: connection(browser) == "connected")
 
