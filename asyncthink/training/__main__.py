@@ -2,12 +2,13 @@
 
 The defaults are stage 1 of the shipped folder asyncthink/models/tiny_reasoner/: seed 0,
 3466 steps of 8 sequences, learning rate 2e-3 (50 warm-up steps, the last 693 decaying to a
-tenth), 2 threads, corpus version 1. Stages 2 and 3 continue it on new data:
+tenth), 2 threads, corpus version 1. Stages 2 to 4 continue it on new data:
 
     python -m asyncthink.training --init STAGE1 --seed 1 --lr 1e-3 --steps 2151 --decay-steps 430 --out STAGE2
-    python -m asyncthink.training --init STAGE2 --corpus 2 --seed 2 --lr 1e-3 --steps 4000 --decay-steps 800 --out DIR
+    python -m asyncthink.training --init STAGE2 --corpus 2 --seed 2 --lr 1e-3 --steps 4000 --decay-steps 800 --out STAGE3
+    python -m asyncthink.training --init STAGE3 --corpus 3 --seed 3 --lr 5e-4 --steps 1458 --decay-steps 291 --out DIR
 
-(stages 1 and 2 were run with `--minutes`, which stopped at those step counts and printed them).
+(stages 1, 2 and 4 were run with `--minutes`, which stopped at those step counts and printed them).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", help="continue training this model folder (a later stage) instead of starting afresh")
     p.add_argument("--corpus", type=int, default=DEFAULTS.corpus, choices=sorted(VERSIONS),
                    help="corpus version: 1 (stages 1-2 of the shipped model), 2 (stage 3: more corrections, "
-                        "corrections restated); default %(default)s")
+                        "corrections restated), 3 (stage 4: practice at restating); default %(default)s")
     p.add_argument("--device", default="cpu", help="cpu (how the shipped weights were made) or e.g. cuda")
     p.add_argument("--log-every", type=int, default=DEFAULTS.log_every, help="steps between progress lines")
     return p

@@ -18,6 +18,10 @@ the control answer) follow. Only those are trained on (labels elsewhere are -100
                      hold), followed by thoughts that restate the change and recompute
     corrected_request  the correction already in the request: after the problem in the text
                      (as restart and upfront send it) or in the input block (input_template)
+    heard_restate    heard_thinker cut short: the thoughts end two lines after the restated
+                     problem (the copy that a correction's misses get wrong), at a quarter of
+                     the cost of the whole recomputation and its check
+    request_restate  corrected_request's think or thinker view, cut short the same way
 
 Corpus versions (`Renderer(tokenizer, version=...)`, `--corpus` of the training command)
 fix the mix of kinds, the mix of problem kinds and the thoughts after a correction:
@@ -27,6 +31,8 @@ fix the mix of kinds, the mix of problem kinds and the thoughts after a correcti
     2   stage 3: more heard corrections and corrected requests (MIX_2), more multiplication
         and word problems, and a correction's thoughts also restate the corrected problem
         (tiny_tasks.Correction.restated): the model's thought format from then on
+    3   stage 4: the same format, practice at restating (MIX_3 with the two cut-short kinds;
+        corrected problems of three and four operations drawn more often, CORRECTION_OPS_3)
 """
 
 from __future__ import annotations
@@ -45,7 +51,11 @@ MIX_1 = {"think": 0.25, "no_think": 0.05, "async_thinker": 0.2, "async_writer": 
          "heard_thinker": 0.08, "heard_writer": 0.04, "heard_control": 0.06, "corrected_request": 0.06}
 MIX_2 = {"think": 0.2, "no_think": 0.03, "async_thinker": 0.13, "async_writer": 0.1, "control": 0.1,
          "heard_thinker": 0.18, "heard_writer": 0.06, "heard_control": 0.08, "corrected_request": 0.12}
-MIX = MIX_1  # the kinds of sequence (every version has the same kinds)
+MIX_3 = {"think": 0.12, "no_think": 0.02, "async_thinker": 0.06, "async_writer": 0.06, "control": 0.06,
+         "heard_thinker": 0.12, "heard_writer": 0.04, "heard_control": 0.06, "corrected_request": 0.1,
+         "heard_restate": 0.2, "request_restate": 0.16}
+MIX = MIX_3  # every kind of sequence (versions 1 and 2 use the first nine)
+CORRECTION_OPS_3 = {2: 0.4, 3: 0.8, 4: 1.0}  # chance to keep a drawn corrected problem, by its operations
 ANSWERS = ("yes", "no")
 
 
@@ -54,10 +64,12 @@ class CorpusVersion:
     mix: dict[str, float]  # kind of sequence -> share
     kind_weights: tuple[float, ...]  # problem kinds (tiny_tasks.KINDS) -> share
     restate: bool  # a correction's thoughts restate the corrected problem
+    correction_ops: dict[int, float] | None = None  # keep-chance of a corrected problem by operations
 
 
 VERSIONS = {1: CorpusVersion(MIX_1, tiny_tasks.KIND_WEIGHTS, restate=False),
-            2: CorpusVersion(MIX_2, (0.15, 0.15, 0.3, 0.4), restate=True)}
+            2: CorpusVersion(MIX_2, (0.15, 0.15, 0.3, 0.4), restate=True),
+            3: CorpusVersion(MIX_3, (0.15, 0.15, 0.3, 0.4), restate=True, correction_ops=CORRECTION_OPS_3)}
 LATEST = max(VERSIONS)
 
 
@@ -75,6 +87,7 @@ class Thoughts:
     known: int  # tokens up to and including the final "So the answer is N." sentence
     heard: tuple[int, int] | None = None  # [start, end) of the heard marker's tokens
     early_known: int | None = None  # where the result before the correction was known
+    lead: int | None = None  # after a correction: tokens up to two lines past the restated problem
 
     def labels(self) -> list[int]:
         out = list(self.ids)
@@ -118,7 +131,9 @@ class Renderer:
 
     def thoughts(self, problem: tiny_tasks.Problem, prefix: str = "") -> Thoughts:
         head = self.enc(prefix + problem.computation)
-        return Thoughts(head + self.enc(problem.verification), len(head))
+        # the lead's ids are a prefix of the head's: lines end in "\n", which no merge crosses
+        lead = len(self.enc(prefix + "".join(problem.computation.splitlines(keepends=True)[:2]))) if prefix else None
+        return Thoughts(head + self.enc(problem.verification), len(head), lead=lead)
 
     def corrected_prefix(self, correction: tiny_tasks.Correction) -> str:
         """What the thoughts say about a correction before recomputing (see the versions)."""
@@ -137,7 +152,7 @@ class Renderer:
         after = self.thoughts(correction.corrected, prefix=self.corrected_prefix(correction))
         start = cut + len(marker)
         return Thoughts(first.ids[:cut] + marker + after.ids, start + after.known, (cut, start),
-                        first.known if first.known <= cut else None)
+                        first.known if first.known <= cut else None, start + after.lead)
 
     # ---- views ------------------------------------------------------------------------
 
@@ -171,6 +186,15 @@ class Renderer:
     def async_thinker(self, problem: str, t: Thoughts, heard_input: str = "") -> Sequence:
         b = self.blocks(INDEPENDENT, problem, heard_input)
         return self._view(INDEPENDENT, THINKER, b, {"thoughts": [(t.ids, t.labels()), (self.close, True)]})
+
+    def lead(self, layout: Layout, problem: str, t: Thoughts, heard_input: str = "") -> Sequence:
+        """The view that writes the thoughts (think: writer, independent: thinker), cut at t.lead."""
+        blocks, parts = self.blocks(layout, problem, heard_input), []
+        for name in layout.views[WRITER if layout is THINK else THINKER]:
+            parts.append((blocks[name], False))
+            if name == "thoughts":
+                return self._join(parts + [(t.ids[:t.lead], t.labels()[:t.lead])])
+        raise AssertionError(f"the layout's view has no thoughts block: {layout.views}")
 
     def async_writer(self, problem: str, t: Thoughts, cut: int, reply: str, heard_input: str = "") -> Sequence:
         b = self.blocks(INDEPENDENT, problem, heard_input)
@@ -224,6 +248,15 @@ def train_problem(rng: random.Random, kinds: tuple[str, ...] | None = None,
             return p
 
 
+def _corrected_problem(r: Renderer, rng: random.Random) -> tiny_tasks.Problem:
+    """A word problem to correct; from version 3, longer ones are kept more often."""
+    keep = r.corpus.correction_ops
+    while True:
+        p = train_problem(rng, ("word",))
+        if keep is None or rng.random() < keep[len(p.spec.ops)]:
+            return p
+
+
 def example(r: Renderer, rng: random.Random, kind: str) -> Sequence:
     """One training sequence of the given kind (see the module docstring), from `rng`."""
     if kind in ("think", "no_think", "async_thinker", "async_writer", "control"):
@@ -239,8 +272,13 @@ def example(r: Renderer, rng: random.Random, kind: str) -> Sequence:
             return r.async_writer(p.text, t, _writer_cut(rng, t), p.reply)
         cut, written, yes = _control_case(rng, r, t, p.reply)
         return r.control(p.text, t, cut, written, yes)
-    c = tiny_tasks.random_correction(rng, train_problem(rng, ("word",)))
+    c = tiny_tasks.random_correction(rng, _corrected_problem(r, rng))
     reply = c.corrected.reply
+    if kind == "request_restate":
+        in_input = rng.random() < 0.3
+        problem = c.original.text if in_input else c.original.text + SHARD_SEPARATOR + c.sentence
+        t = r.thoughts(c.corrected, prefix=r.corrected_prefix(c))
+        return r.lead(rng.choice((THINK, INDEPENDENT)), problem, t, c.sentence if in_input else "")
     if kind == "corrected_request":
         in_input = rng.random() < 0.3
         problem = c.original.text if in_input else c.original.text + SHARD_SEPARATOR + c.sentence
@@ -256,6 +294,8 @@ def example(r: Renderer, rng: random.Random, kind: str) -> Sequence:
         cut, written, yes = _control_case(rng, r, t, reply)
         return r.control(problem, t, cut, written, yes, heard_input)
     t = r.heard_thoughts(c, rng)
+    if kind == "heard_restate":
+        return r.lead(INDEPENDENT, c.original.text, t)
     if kind == "heard_thinker":
         return r.async_thinker(c.original.text, t)
     if kind == "heard_writer":

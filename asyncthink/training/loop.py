@@ -38,7 +38,7 @@ class TrainConfig:
     log_every: int = 50
     device: str = "cpu"  # the shipped weights are trained on CPU; other devices give other weights
     init: str | None = None  # continue from this model folder (its weights and tokenizer) instead of from scratch
-    corpus: int = 1  # corpus version (corpus.VERSIONS): 1 for stages 1-2 of the shipped model, 2 for stage 3
+    corpus: int = 1  # corpus version (corpus.VERSIONS): 1 for stages 1-2 of the shipped model, 2 for 3, 3 for 4
 
 
 def batches(renderer: Renderer, rng: random.Random, batch: int):
