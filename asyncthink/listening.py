@@ -18,7 +18,6 @@ always preserved.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from dataclasses import dataclass
 
 TARGETS = ("thinker", "input", "both")
 HOLDS = ("none", "sentence", "paragraph")
-_SENTENCE_END = re.compile(r"([.!?;:]\s*|\n)$")
+_SENTENCE_PUNCTUATION = frozenset(".!?;:")
 
 
 @dataclass
@@ -41,11 +40,18 @@ class Heard:
 
 
 def at_boundary(text: str, hold: str) -> bool:
+    """Whether `text` ends at a boundary: for "sentence", a newline or one of .!?;: followed only
+    by whitespace. Reads the tail only (called on the whole thoughts each step an item waits)."""
     if hold == "none" or not text:
         return True
     if hold == "paragraph":
         return text.endswith("\n\n")
-    return bool(_SENTENCE_END.search(text))
+    if text.endswith("\n"):
+        return True
+    end = len(text)
+    while end and text[end - 1].isspace():
+        end -= 1
+    return end > 0 and text[end - 1] in _SENTENCE_PUNCTUATION
 
 
 class Inbox:

@@ -247,3 +247,22 @@ def test_input_heard_during_chunked_prefill_waits_for_the_whole_prompt():
     assert first == 1 and later >= -(-prompt // 16)  # heard only once the chunked prompt was complete
     assert unchunked_keys.shape == chunked_keys.shape and unchunked_keys.shape[2] > 0
     torch.testing.assert_close(chunked_keys, unchunked_keys, atol=1e-5, rtol=1e-5)
+
+
+def test_sentence_boundary_reads_the_tail_as_the_regular_expression_reads_the_whole_text():
+    """at_boundary reads only the text's tail; a deliberately simple oracle (the regular expression
+    it replaced, searched over the whole text) agrees on random texts, Unicode whitespace included."""
+    import random
+    import re
+
+    from asyncthink.listening import at_boundary
+
+    oracle = re.compile(r"([.!?;:]\s*|\n)$")
+    alphabet = ["a", "7", " ", "\n", "\t", "\u00a0", "\u2003", ".", "!", "?", ";", ":", ",", "é"]
+    rng = random.Random(0)
+    texts = ["".join(rng.choices(alphabet, k=rng.randint(1, 12))) for _ in range(20000)]
+    texts += ["x.\n\n", "Tens:", "so . ", "\n", " ", "a\u00a0", "done.\u2003\u2003", "a,\n b"]
+    for text in texts:
+        assert at_boundary(text, "sentence") == bool(oracle.search(text)), repr(text)
+    assert at_boundary("", "sentence") and at_boundary("abc", "none")
+    assert at_boundary("a.\n\n", "paragraph") and not at_boundary("a.\n", "paragraph")

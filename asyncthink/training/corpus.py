@@ -57,6 +57,7 @@ MIX_3 = {"think": 0.12, "no_think": 0.02, "async_thinker": 0.06, "async_writer":
 MIX = MIX_3  # every kind of sequence (versions 1 and 2 use the first nine)
 CORRECTION_OPS_3 = {2: 0.4, 3: 0.8, 4: 1.0}  # chance to keep a drawn corrected problem, by its operations
 ANSWERS = ("yes", "no")
+ENCODED_CACHE = 4096  # texts whose ids a Renderer keeps (the fixed ones are among the first seen)
 
 
 @dataclass(frozen=True)
@@ -112,14 +113,22 @@ class Renderer:
         if version not in VERSIONS:
             raise ValueError(f"unknown corpus version {version!r}; choose one of {sorted(VERSIONS)}")
         self.tok, self.fmt, self.version = tokenizer, fmt, version
+        self._encoded: dict[str, tuple[int, ...]] = {}
         self.corpus = VERSIONS[version]
         self.end = [tokenizer.convert_tokens_to_ids(fmt.end_tokens[0])]
         self.close = [tokenizer.convert_tokens_to_ids(fmt.think_tokens[1])]
         self.cue = self.enc(INDEPENDENT.cue(fmt))
         self.answer_ids = {a: self.enc(a) for a in ANSWERS}
+        self.pieces = [tokenizer.decode([i]) for i in range(len(tokenizer))]  # id -> its text
 
     def enc(self, text: str) -> list[int]:
-        return self.tok.encode(text, add_special_tokens=False)
+        # the layouts' fixed texts (instructions, markers) come back every sequence: encode them once
+        ids = self._encoded.get(text)
+        if ids is None:
+            ids = tuple(self.tok.encode(text, add_special_tokens=False))
+            if len(self._encoded) < ENCODED_CACHE:
+                self._encoded[text] = ids
+        return list(ids)
 
     def blocks(self, layout: Layout, problem: str, heard_input: str = "") -> dict[str, list[int]]:
         ids = {n: self.enc(t) for n, t in layout.texts(problem, self.fmt).items()}
@@ -142,7 +151,7 @@ class Renderer:
     def heard_thoughts(self, correction: tiny_tasks.Correction, rng: random.Random) -> Thoughts:
         """Original thoughts cut at a sentence end, the heard marker, then the recomputation."""
         first = self.thoughts(correction.original)
-        pieces = [self.tok.decode([i]) for i in first.ids]  # ASCII thoughts: pieces join to the text
+        pieces = [self.pieces[i] for i in first.ids]  # ASCII thoughts: pieces join to the text
         prefixes = [""]
         for piece in pieces:
             prefixes.append(prefixes[-1] + piece)
