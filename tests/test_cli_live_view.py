@@ -67,7 +67,11 @@ def _json_run(args: list[str]) -> dict:
 
 @pytest.mark.skipif(not (TINY_REASONER / "config.json").is_file(), reason="the shipped tiny reasoner is missing")
 def test_live_view_states_texts_and_no_glued_spinner():
-    args = ["run", "-m", "tiny-reasoner", "--check-every", "4", "What is 48 + 37?"]
+    # a four-step word problem: ~200 thinker tokens before the result, so the thinker runs alone for
+    # many of the view's refreshes (10 a second) even on a fast machine (a two-digit sum gave it ~2)
+    problem = "Zoe has 149 books. Zoe gives 9 away and buys 11 more. Then Zoe sells 93 and loses 24. " \
+              "How many books does Zoe have now?"
+    args = ["run", "-m", "tiny-reasoner", "--check-every", "4", problem]
     frames, final = run_in_terminal(args)
     statuses = [line for frame in frames for line in frame if " step " in line and " tok" in line]
     assert statuses, "no status line was drawn"

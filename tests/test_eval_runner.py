@@ -268,3 +268,18 @@ def test_safety_controls_reach_async_sessions_only(tiny, tmp_path):
     assert {e[2] for e in decisions["async-independent"]} & {"safe", "unsafe"}, decisions  # safety questions asked
     bad = invoke("eval", "math500", "--data", data, "--out", tmp_path / "p", *FAST, "--entropy-pause", "0")
     assert bad.exit_code == 1 and "--entropy-pause must be a positive number" in bad.stderr
+
+
+def test_a_sample_that_cannot_run_is_named_and_not_taken_for_a_full_arena(tiny, tmp_path):
+    """One sample longer than the model's context: the run stops with a one-line error naming it
+    (it used to be read as "the arena is full" and retried until the others had finished)."""
+    limit = tiny.model.config.max_position_embeddings
+    data = tmp_path / "m.jsonl"
+    rows = [{"unique_id": "short", "problem": "1+1?", "answer": "2"},
+            {"unique_id": "huge", "problem": "1+1? " * limit, "answer": "2"}]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = invoke("eval", "math500", "--data", data, "--out", tmp_path / "o", *FAST, "--mode", "think",
+                    "--batch", "2")
+    assert result.exit_code == 1
+    assert "sample 'huge' (think)" in result.stderr and "max_position_embeddings" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine import Engine
-from ..errors import SessionError
+from ..errors import ArenaFull, SessionError
 from ..layout import DEFAULT_LAYOUT
 from ..sampling import SamplingParams
 from .checking import check_choice, check_math
@@ -220,10 +220,12 @@ class EvalRun:
                 item = pending[0]
                 try:
                     session = engine.submit(item.sample.prompt_for(self.reasoner.tokenizer), **self.start_kwargs(item))
-                except SessionError:
+                except ArenaFull:
                     if not live:
                         raise  # nothing will free room: the session cannot fit at all
                     break  # the arena is full: wait for a live session to finish
+                except SessionError as exc:  # this sample cannot run at all (e.g. longer than the context)
+                    raise SessionError(f"sample {item.sample.id!r} ({item.config.label}): {exc}") from exc
                 pending.popleft()
                 live[session.name] = (item, session)
             engine.step()
