@@ -23,7 +23,7 @@ from asyncthink.training import (
     train,
 )
 from asyncthink.training.__main__ import main
-from asyncthink.training.corpus import IGNORE, VERSIONS
+from asyncthink.training.corpus import IGNORE, VERSIONS, _corrected_problem
 from asyncthink.training.loop import batches
 
 STAGE_2_DATA_SHA1 = "0120ff77896d08512402df3bbec36e612221c98e"  # corpus 1, seed 1
@@ -131,7 +131,6 @@ def test_cut_short_kinds_train_the_thoughts_up_to_two_lines_past_the_restated_pr
 def test_version_3_draws_longer_corrected_problems_more_often(tokenizer):
     def ops_share(version):
         r, rng, counts = Renderer(tokenizer, version=version), random.Random(3), {2: 0, 3: 0, 4: 0}
-        from asyncthink.training.corpus import _corrected_problem
         for _ in range(600):
             counts[len(_corrected_problem(r, rng).spec.ops)] += 1
         return counts[4] / 600, counts[2] / 600

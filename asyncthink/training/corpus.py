@@ -283,16 +283,13 @@ def example(r: Renderer, rng: random.Random, kind: str) -> Sequence:
         return r.control(p.text, t, cut, written, yes)
     c = tiny_tasks.random_correction(rng, _corrected_problem(r, rng))
     reply = c.corrected.reply
-    if kind == "request_restate":
-        in_input = rng.random() < 0.3
-        problem = c.original.text if in_input else c.original.text + SHARD_SEPARATOR + c.sentence
-        t = r.thoughts(c.corrected, prefix=r.corrected_prefix(c))
-        return r.lead(rng.choice((THINK, INDEPENDENT)), problem, t, c.sentence if in_input else "")
-    if kind == "corrected_request":
+    if kind in ("corrected_request", "request_restate"):
         in_input = rng.random() < 0.3
         problem = c.original.text if in_input else c.original.text + SHARD_SEPARATOR + c.sentence
         heard_input = c.sentence if in_input else ""
         t = r.thoughts(c.corrected, prefix=r.corrected_prefix(c))
+        if kind == "request_restate":
+            return r.lead(rng.choice((THINK, INDEPENDENT)), problem, t, heard_input)
         view = rng.choice(("think", "async_thinker", "async_writer", "control"))
         if view == "think":
             return r.think(problem, t, reply, heard_input)
