@@ -140,8 +140,13 @@ class Renderer:
 
     def thoughts(self, problem: tiny_tasks.Problem, prefix: str = "") -> Thoughts:
         head = self.enc(prefix + problem.computation)
-        # the lead's ids are a prefix of the head's: lines end in "\n", which no merge crosses
-        lead = len(self.enc(prefix + "".join(problem.computation.splitlines(keepends=True)[:2]))) if prefix else None
+        lead = None
+        if prefix:  # the tokens of the prefix and two computation lines (no merge crosses their "\n")
+            chars, lead = len(prefix) + sum(map(len, problem.computation.splitlines(keepends=True)[:2])), 0
+            while chars > 0:
+                chars -= len(self.pieces[head[lead]])
+                lead += 1
+            assert chars == 0, "a token crosses the end of the lead's last line"
         return Thoughts(head + self.enc(problem.verification), len(head), lead=lead)
 
     def corrected_prefix(self, correction: tiny_tasks.Correction) -> str:
